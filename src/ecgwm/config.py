@@ -1,0 +1,198 @@
+"""Typed, strict view of `params.yaml`.
+
+Every stage reads the sections it owns into frozen dataclasses, once, at the top. Unknown keys,
+missing keys and wrong types are errors that name the key, so a typo in `dvc exp run -S` never
+passes silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ecgwm.errors import EcgwmError
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    source: str  # synthetic | mimic
+    root: Optional[str]  # MIMIC-IV-ECG v1.0 root (source=mimic only)
+    labels: Optional[str]  # MIMIC-IV-ECG-ICD records_w_diag_icd10.csv (source=mimic only)
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise EcgwmError(f"params.yaml: data.source must be one of {SOURCES}, got {self.source!r}")
+        if self.source == "mimic" and (not self.root or not self.labels):
+            raise EcgwmError("params.yaml: data.source=mimic needs data.root and data.labels")
+
+
+SOURCES = ("synthetic", "mimic")
+
+
+@dataclasses.dataclass(frozen=True)
+class CohortConfig:
+    n_subjects: int
+    mean_visits: float  # visits per subject (at least 1)
+    mean_gap_days: float  # mean time between outpatient-style visits
+    p_repeat_same_stay: float  # chance that the next ECG is taken within the same stay (hours)
+    p_sick: float  # share of patients who ever carry a diagnosis
+    prevalence_max: float  # per-record prevalence of the most common catalogue code
+    prevalence_decay: float  # Zipf exponent of the long tail over the catalogue
+    p_hosp: float  # share of coded visits that are admissions (all_diag_hosp non-empty)
+    burden_sd: float  # spread of the per-patient diagnosis burden (logit scale)
+
+    def __post_init__(self) -> None:
+        _check_positive("cohort.n_subjects", self.n_subjects)
+        if self.mean_visits < 1:
+            raise EcgwmError("params.yaml: cohort.mean_visits must be >= 1")
+        for key in ("p_repeat_same_stay", "p_sick", "prevalence_max", "p_hosp"):
+            _check_prob(f"cohort.{key}", getattr(self, key))
+
+
+@dataclasses.dataclass(frozen=True)
+class IcdConfig:
+    column: str  # which diagnosis list column of the label CSV to use
+    level: int  # characters kept of a dot-less ICD-10 code (3 = category)
+    top_k: int
+    min_count: int
+    val_fold: int
+    test_fold: int
+
+    def __post_init__(self) -> None:
+        if not 3 <= self.level <= 7:
+            raise EcgwmError("params.yaml: icd.level must be between 3 and 7")
+        _check_positive("icd.top_k", self.top_k)
+        if self.val_fold == self.test_fold:
+            raise EcgwmError("params.yaml: icd.val_fold and icd.test_fold must differ")
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalConfig:
+    fs: int  # Hz of the cache
+    duration_s: float  # expected record length
+    leads: list[str]  # cache order; source leads are matched to these by name
+    max_nan_frac: float  # above this a record is rejected; below, NaNs are interpolated
+    flat_mv: float  # a lead whose peak-to-peak is below this (mV) is flat
+    max_reject_frac: float  # more rejected records than this is an error
+
+    def __post_init__(self) -> None:
+        _check_positive("signal.fs", self.fs)
+        if len(set(x.lower() for x in self.leads)) != len(self.leads) or not self.leads:
+            raise EcgwmError("params.yaml: signal.leads must be a non-empty list of distinct names")
+        _check_prob("signal.max_nan_frac", self.max_nan_frac)
+        _check_prob("signal.max_reject_frac", self.max_reject_frac)
+
+    @property
+    def n_samples(self) -> int:
+        return int(round(self.duration_s * self.fs))
+
+
+@dataclasses.dataclass(frozen=True)
+class PairsConfig:
+    max_gap_days: Optional[float]  # null: every consecutive pair, whatever the gap
+
+
+def _check_positive(key: str, value: float) -> None:
+    if value <= 0:
+        raise EcgwmError(f"params.yaml: {key} must be > 0, got {value!r}")
+
+
+def _check_prob(key: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise EcgwmError(f"params.yaml: {key} must be in [0, 1], got {value!r}")
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "cohort": CohortConfig,
+    "icd": IcdConfig,
+    "signal": SignalConfig,
+    "pairs": PairsConfig,
+}
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def build(cls: type, raw: Any, prefix: str) -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown/missing keys and wrong types."""
+    if not isinstance(raw, dict):
+        raise EcgwmError(f"params.yaml: {prefix} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise EcgwmError(f"params.yaml: unknown key {prefix}.{unknown[0]} (known: {', '.join(names)})")
+    missing = [n for n in names if n not in raw]
+    if missing:
+        raise EcgwmError(f"params.yaml: missing key {prefix}.{missing[0]}")
+    kwargs = {}
+    for name in names:
+        value, tp = raw[name], hints[name]
+        if dataclasses.is_dataclass(tp):
+            value = build(tp, value, f"{prefix}.{name}")
+        elif not _type_ok(value, tp):
+            raise EcgwmError(f"params.yaml: {prefix}.{name} has the wrong type: {value!r} is not {tp}")
+        if tp is float or tp == Optional[float]:
+            value = float(value) if value is not None else None
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise EcgwmError(f"{path}: params file not found")
+    with open(path) as f:
+        raw = yaml.safe_load(f) or {}
+    if not isinstance(raw, dict):
+        raise EcgwmError(f"{path}: must hold a mapping of sections")
+    return raw
+
+
+def validate_all(raw: dict) -> None:
+    """Check every section of a params mapping (a misspelt top-level key is an error too)."""
+    unknown = sorted(set(raw) - set(SECTIONS) - {"seed"})
+    if unknown:
+        raise EcgwmError(f"params.yaml: unknown section {unknown[0]!r} (known: seed, {', '.join(SECTIONS)})")
+    for name, cls in SECTIONS.items():
+        if name in raw:
+            build(cls, raw[name], name)
+
+
+def load(*sections: str, path: str | Path = "params.yaml") -> tuple[int, dict[str, Any]]:
+    """Return (seed, {section: config}) for the sections a stage reads; validates the whole file."""
+    raw = read_yaml(path)
+    validate_all(raw)
+    if not isinstance(raw.get("seed"), int):
+        raise EcgwmError("params.yaml: seed must be an integer")
+    out = {}
+    for name in sections:
+        if name not in raw:
+            raise EcgwmError(f"params.yaml: missing section {name!r}")
+        out[name] = build(SECTIONS[name], raw[name], name)
+    return raw["seed"], out
+
+
+def as_dict(cfg: Any) -> dict:
+    return dataclasses.asdict(cfg)

@@ -1,0 +1,100 @@
+"""ICD label mapping on hand-made label CSVs."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import section
+from ecgwm import labels
+from ecgwm.errors import EcgwmError
+
+ICD = dict(level=3, top_k=3, min_count=1, val_fold=18, test_fold=19)
+
+
+def _csv(tmp_path, rows, name="labels.csv"):
+    df = pd.DataFrame(rows, columns=["study_id", "subject_id", "ecg_time", "all_diag_all", "strat_fold"])
+    path = tmp_path / name
+    df.to_csv(path, index=False)
+    return path
+
+
+def _rows():
+    return [
+        (1, 10, "2180-01-01 10:00:00", "['I480', 'E119']", 0),
+        (2, 10, "2180-02-01 10:00:00", "['I48.91', 'E11.9', 'I10']", 0),
+        (3, 11, "2180-01-05 09:00:00", "[]", 1),
+        (4, 12, "2180-03-01 09:00:00", "['I10', 'XYZ9']", 18),
+        (5, 13, "2180-03-01 09:00:00", "['i10']", 19),
+        (6, 14, "2180-03-01 09:00:00", "['E119', 'Z950']", 2),
+    ]
+
+
+def test_parse_lists_dots_case_and_empties():
+    assert labels.parse_code_list("['I48.0', ' e119 ']", "x") == ["I480", "E119"]
+    assert labels.parse_code_list("[]", "x") == []
+    assert labels.parse_code_list(float("nan"), "x") == []
+
+
+def test_mapping_truncates_counts_on_train_and_marks_normals(tmp_path):
+    df = labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all")
+    cfg = section("icd", **ICD)
+    table, names = labels.build(df, cfg)
+    codes = [x["code"] for x in names["labels"]]
+    # train counts: E11 3 (rows 1,2,6), I48 2, I10 1, Z95 1 -> top 3 with tie broken by code
+    assert codes == ["E11", "I48", "I10"]
+    assert names["labels"][0]["title"].startswith("Type 2 diabetes")
+    y = labels.label_matrix(table)
+    row = table.index[table["study_id"] == 2][0]
+    assert y[row].tolist() == [1, 1, 1]
+    assert table.loc[table["study_id"] == 3, "is_normal"].item()
+    assert table.loc[table["study_id"] == 5, "split"].item() == "test"
+    assert y[table.index[table["study_id"] == 5][0]].tolist() == [0, 0, 1]  # lower case i10
+    assert names["unknown_codes"] == {"XYZ": 1}
+    # val/test occurrences never count toward selection: I10 has 1 train + 2 held-out records
+    assert names["labels"][2]["n_train"] == 1 and names["labels"][2]["n_val"] == 1
+
+
+def test_min_count_and_top_k(tmp_path):
+    df = labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all")
+    table, names = labels.build(df, section("icd", **dict(ICD, min_count=2, top_k=10)))
+    assert [x["code"] for x in names["labels"]] == ["E11", "I48"]
+
+
+def test_malformed_row_names_its_row(tmp_path):
+    rows = _rows()
+    rows[3] = (4, 12, "2180-03-01 09:00:00", "['I10', 'E11'", 18)
+    with pytest.raises(EcgwmError, match=r"row 5 \(all_diag_all\)"):
+        labels.read_label_csv(_csv(tmp_path, rows), "all_diag_all")
+
+
+def test_missing_column_and_bad_time(tmp_path):
+    path = tmp_path / "bad.csv"
+    pd.DataFrame({"study_id": [1], "subject_id": [2]}).to_csv(path, index=False)
+    with pytest.raises(EcgwmError, match="lacks column"):
+        labels.read_label_csv(path, "all_diag_all")
+    rows = _rows()
+    rows[1] = (2, 10, "not a time", "[]", 0)
+    with pytest.raises(EcgwmError, match="row 3: ecg_time"):
+        labels.read_label_csv(_csv(tmp_path, rows), "all_diag_all")
+
+
+def test_fold_disjointness_is_asserted(tmp_path):
+    rows = _rows()
+    rows[1] = (2, 10, "2180-02-01 10:00:00", "['I10']", 19)  # subject 10 in folds 0 and 19
+    df = labels.read_label_csv(_csv(tmp_path, rows), "all_diag_all")
+    with pytest.raises(EcgwmError, match="more than one fold.*subject_id 10"):
+        labels.build(df, section("icd", **ICD))
+
+
+def test_duplicate_study_id(tmp_path):
+    rows = _rows()
+    rows[2] = (1, 11, "2180-01-05 09:00:00", "[]", 1)
+    with pytest.raises(EcgwmError, match="study_id 1 appears twice"):
+        labels.read_label_csv(_csv(tmp_path, rows), "all_diag_all")
+
+
+def test_level_four_keeps_subcodes(tmp_path):
+    df = labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all")
+    _, names = labels.build(df, section("icd", **dict(ICD, level=4, top_k=10)))
+    codes = {x["code"] for x in names["labels"]}
+    assert {"I480", "I489", "E119"} <= codes and "I10" in codes  # I10 has no 4th character
