@@ -26,6 +26,9 @@ def test_pipeline_outputs(repro):
     assert x.shape == (len(lab), 12, 1000)
     pairs = pd.read_parquet(repro / "data/pairs.parquet")
     assert len(pairs) > 0 and (lab.loc[pairs["idx_t"], "split"] == "train").all()
+    assert (repro / "data/world_model.pt").exists()
+    live = json.loads((repro / "dvclive/pretrain/metrics.json").read_text())
+    assert np.isfinite(live["loss"]) and live["val_z_eff_rank"] > 1
 
 
 @pytest.mark.slow

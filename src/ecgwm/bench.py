@@ -12,9 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgwm import config, labels
-from ecgwm.data import cohort, waveform_cache
-from ecgwm.data.source import default_workers
+from ecgwm import config
 
 
 def _du(path: Path) -> int:
@@ -28,6 +26,10 @@ def random_crops(cache: np.ndarray, rows: np.ndarray, length: int, rng: np.rando
 
 
 def bench_data(args: argparse.Namespace) -> None:
+    from ecgwm import labels
+    from ecgwm.data import cohort, waveform_cache
+    from ecgwm.data.source import default_workers
+
     _, cfg = config.load("cohort", "icd", "signal", path=args.params)
     ccfg = config.build(config.CohortConfig, {**config.as_dict(cfg["cohort"]), "n_subjects": args.subjects}, "cohort")
     workers = args.workers or default_workers()
@@ -65,6 +67,71 @@ def bench_data(args: argparse.Namespace) -> None:
               f"{args.crop_s:g} s crops = {256 * k / dt:,.0f} crops/s")
 
 
+def bench_pretrain(args: argparse.Namespace) -> None:
+    """Loader and training-step throughput of pretraining on a random cache of the real shape."""
+    import torch
+
+    from ecgwm.models.lejepa import WorldModel, WorldModelLoss
+    from ecgwm.train import runtime
+    from ecgwm.train.batches import PairBatches
+
+    _, cfg = config.load("model", "pretrain", "signal", path=args.params)
+    pcfg, mcfg = cfg["pretrain"], cfg["model"]
+    batch = args.batch or pcfg.batch_size
+    rt = runtime.setup(args.device or pcfg.device, pcfg.bf16)
+    rng = np.random.default_rng(0)
+    n_rec, n_labels = args.records, 76
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.npy"
+        cache = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_rec, 12, cfg["signal"].n_samples))
+        for i in range(0, n_rec, 1024):
+            cache[i:i + 1024] = rng.standard_normal((min(1024, n_rec - i), 12, cfg["signal"].n_samples), np.float32)
+        cache.flush()
+        idx = rng.integers(0, n_rec, (2, max(n_rec, batch * 8)))
+        actions = rng.integers(-1, 2, (idx.shape[1], n_labels)).astype(np.int8)
+        stats = {"mean": [0.0] * 12, "std": [1.0] * 12}
+        crop = int(round(pcfg.crop_s * cfg["signal"].fs))
+        ds = PairBatches(str(path), idx[0], idx[1], actions, stats, batch, crop, seed=0)
+        loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=pcfg.num_workers,
+                                             pin_memory=rt.device.type == "cuda")
+        t0, n = time.perf_counter(), 0
+        for b in loader:
+            n += len(b["x_t"])
+        loader_rate = n / (time.perf_counter() - t0)
+        print(f"loader: {loader_rate:,.0f} pairs/s (batch {batch}, {pcfg.num_workers} workers, {crop}-sample crops)")
+
+        torch.manual_seed(0)
+        model = WorldModel(mcfg, n_labels).to(rt.device)
+        crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max).to(rt.device)
+        opt = torch.optim.AdamW(model.parameters(), lr=pcfg.lr, weight_decay=pcfg.weight_decay)
+        b = ds[0]
+        x_t, x_t1, a = (b[k].to(rt.device) for k in ("x_t", "x_t1", "action"))
+
+        def step(i: int) -> None:
+            with rt.autocast():
+                z_t, z_t1, z_hat = model(x_t, x_t1, a)
+            loss = crit(z_t, z_t1, z_hat, i)["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        for i in range(args.warmup):
+            step(i)
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for i in range(args.steps):
+            step(i)
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+        rate = args.steps * batch / (time.perf_counter() - t0)
+        name = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+        print(f"train step: {rate:,.0f} pairs/s on {name}, batch {batch}, bf16={rt.bf16}")
+        print(f"loader / step throughput: {loader_rate / rate:.1f}x")
+        hours = 50 * 700_000 / rate / 3600
+        print(f"projected paper run (50 epochs x 700K pairs): {hours:.2f} h")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="target", required=True)
@@ -75,8 +142,15 @@ def main() -> None:
     d.add_argument("--crop-s", type=float, default=2.5)
     d.add_argument("--seconds", type=float, default=5.0)
     d.add_argument("--params", default="params.yaml")
+    p = sub.add_parser("pretrain", help="world-model loader and training throughput")
+    p.add_argument("--batch", type=int, default=0, help="default: pretrain.batch_size")
+    p.add_argument("--device", default="", help="default: pretrain.device")
+    p.add_argument("--records", type=int, default=4096)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    {"data": bench_data}[args.target](args)
+    {"data": bench_data, "pretrain": bench_pretrain}[args.target](args)
 
 
 if __name__ == "__main__":

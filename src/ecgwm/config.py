@@ -97,6 +97,52 @@ class PairsConfig:
     max_gap_days: Optional[float]  # null: every consecutive pair, whatever the gap
 
 
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    encoder: str  # a key of models.xresnet1d.ENCODERS
+    kernel: int
+    width: int  # bottleneck width; h has width x 4 dimensions
+    proj_hidden: int
+    z_dim: int
+    action_hidden: int
+    pred_hidden: int
+
+
+@dataclasses.dataclass(frozen=True)
+class PretrainConfig:
+    epochs: int
+    batch_size: int  # pairs per optimiser step, summed over all GPUs
+    lr: float
+    weight_decay: float
+    warmup_frac: float  # share of steps with linear warm-up, then cosine to min_lr
+    min_lr: float
+    crop_s: float  # random window per record and view
+    lam: float  # SIGReg weight lambda
+    n_slices: int
+    n_knots: int
+    t_max: float
+    device: str  # auto | cpu | cuda
+    bf16: bool  # bf16 autocast on CUDA (SIGReg stays fp32)
+    num_workers: int  # loader processes (0: load in the training process)
+    log_every: int  # steps between logged training points
+    monitor_n: int  # validation records for the per-epoch collapse monitor
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "lr", "crop_s", "n_slices", "log_every", "monitor_n"):
+            _check_positive(f"pretrain.{key}", getattr(self, key))
+        _check_prob("pretrain.lam", self.lam)
+        _check_prob("pretrain.warmup_frac", self.warmup_frac)
+        _check_device("pretrain.device", self.device)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_device(key: str, value: str) -> None:
+    if value not in DEVICES:
+        raise EcgwmError(f"params.yaml: {key} must be one of {DEVICES}, got {value!r}")
+
+
 def _check_positive(key: str, value: float) -> None:
     if value <= 0:
         raise EcgwmError(f"params.yaml: {key} must be > 0, got {value!r}")
@@ -113,6 +159,8 @@ SECTIONS: dict[str, type] = {
     "icd": IcdConfig,
     "signal": SignalConfig,
     "pairs": PairsConfig,
+    "model": ModelConfig,
+    "pretrain": PretrainConfig,
 }
 
 

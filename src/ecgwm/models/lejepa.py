@@ -1,0 +1,75 @@
+"""The action-conditioned LeJEPA world model: encoder f, projector g, action encoder p, predictor r.
+
+    h_t = f(x_t)            (B, 256)
+    z_t = g(h_t)            (B, 256)
+    z^_t+1 = r([z_t ; p(a_t)])
+    loss = (1 - lam) * MSE(z^_t+1, z_t+1) + lam * [SIGReg(z_t) + SIGReg(z_t+1)]
+
+No stop-gradient; SIGReg only on encoder-side embeddings, never on the prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ecgwm.config import ModelConfig
+from ecgwm.models.sigreg import SIGReg
+from ecgwm.models.xresnet1d import ENCODERS
+
+
+def projector(h_dim: int, hidden: int, z_dim: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(h_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+        nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+        nn.Linear(hidden, z_dim),
+    )
+
+
+def action_encoder(n_labels: int, hidden: int, z_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_labels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, z_dim))
+
+
+def predictor(z_dim: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(2 * z_dim, hidden), nn.GELU(), nn.Linear(hidden, z_dim))
+
+
+class WorldModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, n_labels: int, n_leads: int = 12):
+        super().__init__()
+        if cfg.encoder not in ENCODERS:
+            raise ValueError(f"model.encoder must be one of {sorted(ENCODERS)}, got {cfg.encoder!r}")
+        self.encoder = ENCODERS[cfg.encoder](n_leads, kernel=cfg.kernel, width=cfg.width)
+        h_dim = self.encoder.out_dim
+        self.projector = projector(h_dim, cfg.proj_hidden, cfg.z_dim)
+        self.action_encoder = action_encoder(n_labels, cfg.action_hidden, cfg.z_dim)
+        self.predictor = predictor(cfg.z_dim, cfg.pred_hidden)
+
+    def embed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, leads, T) -> (h, z), each (B, 256)."""
+        h = self.encoder(x)
+        return h, self.projector(h)
+
+    def predict(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """z: (B, Dz), action: (B, C) in {-1, 0, 1} -> z^ (B, Dz)."""
+        return self.predictor(torch.cat([z, self.action_encoder(action.to(z.dtype))], dim=1))
+
+    def forward(self, x_t: torch.Tensor, x_t1: torch.Tensor, action: torch.Tensor):
+        """-> (z_t, z_t1, z_hat), the two views encoded in one pass (shared BN statistics)."""
+        _, z = self.embed(torch.cat([x_t, x_t1]))  # (2B, Dz)
+        z_t, z_t1 = z.chunk(2)
+        return z_t, z_t1, self.predict(z_t, action)
+
+
+class WorldModelLoss(nn.Module):
+    def __init__(self, lam: float, n_slices: int, n_knots: int, t_max: float):
+        super().__init__()
+        self.lam = lam
+        self.sigreg = SIGReg(n_slices, n_knots, t_max)
+
+    def forward(self, z_t, z_t1, z_hat, step: int) -> dict[str, torch.Tensor]:
+        # mean over batch and dimensions (F.mse_loss, as LeJEPA's reference code): a sum over the
+        # 256 dimensions would outweigh SIGReg by two orders of magnitude and collapse z
+        pred = (z_hat.float() - z_t1.float()).pow(2).mean()
+        sig = self.sigreg(z_t, step) + self.sigreg(z_t1, step)
+        return {"loss": (1 - self.lam) * pred + self.lam * sig, "pred": pred, "sigreg": sig}

@@ -1,0 +1,49 @@
+"""pretrain: the action-conditioned LeJEPA world model on consecutive-visit pairs.
+
+Several GPUs: torchrun --nproc_per_node=N stages/pretrain.py <same arguments>
+"""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ecgwm import config, labels, pairs
+from ecgwm.data import waveform_cache
+from ecgwm.io import read_json, run_stage, write_json
+from ecgwm.train import pretrain, runtime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    for name in ("cache", "stats", "qc", "labels", "pairs", "out"):
+        ap.add_argument(name, type=Path)
+    ap.add_argument("--ckpt", type=Path, required=True, help="resume checkpoint (not a DVC output)")
+    ap.add_argument("--live", type=Path, default=None, help="DVCLive folder")
+    ap.add_argument("--summary", type=Path, default=None, help="JSON summary of the run")
+    args = ap.parse_args()
+    seed, cfg = config.load("model", "pretrain")
+    table = labels.read_labels(args.labels)
+    cache = waveform_cache.open_cache(args.cache, len(table))
+    stats = read_json(args.stats)
+    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
+    df = pairs.read_pairs(args.pairs, len(table))
+    monitor = np.flatnonzero(valid & (table["split"] == "val").to_numpy())[: cfg["pretrain"].monitor_n]
+    inp = pretrain.Inputs(args.cache, cache.shape[2], stats, df, pairs.actions(labels.label_matrix(table), df),
+                          monitor, labels.label_codes(table), int(stats["fs"]))
+    rt = runtime.setup(cfg["pretrain"].device, cfg["pretrain"].bf16)
+    try:
+        model, summary = pretrain.train(inp, cfg["model"], cfg["pretrain"], seed, rt, args.ckpt, args.live)
+        if rt.is_main:
+            pretrain.save_world_model(args.out, model, cfg["model"], cfg["pretrain"], seed, inp.label_codes, stats, summary)
+            if args.summary:
+                write_json(args.summary, summary)
+            args.ckpt.unlink(missing_ok=True)
+            logging.getLogger("ecgwm").info("world model: %s", summary)
+    finally:
+        runtime.teardown()
+
+
+if __name__ == "__main__":
+    run_stage(main)
