@@ -36,7 +36,9 @@ def main() -> None:
     try:
         model, summary = pretrain.train(inp, cfg["model"], cfg["pretrain"], seed, rt, args.ckpt, args.live)
         if rt.is_main:
-            pretrain.save_world_model(args.out, model, cfg["model"], cfg["pretrain"], seed, inp.label_codes, stats, summary)
+            # throughput is logged, not saved: the same params and seed must give the same bytes
+            kept = {k: v for k, v in summary.items() if k != "pairs_per_s"}
+            pretrain.save_world_model(args.out, model, cfg["model"], cfg["pretrain"], seed, inp.label_codes, stats, kept)
             if args.summary:
                 write_json(args.summary, summary)
             args.ckpt.unlink(missing_ok=True)

@@ -51,3 +51,15 @@ def tiny_data(tiny_cohort, tmp_path_factory):
     df = pairs.build(table, waveform_cache.valid_mask(qc, len(table)), section("pairs"))
     df.to_parquet(out / "pairs.parquet", index=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def repro(tmp_path_factory):
+    """A temporary copy of the repository after `dvc repro` of the tiny preset, committed."""
+    from helpers import commit, copy_repo, run
+
+    repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
+    run(["python", "-m", "ecgwm.preset", "tiny"], repo)
+    run(["dvc", "repro"], repo)
+    commit(repo, "tiny run")
+    return repo

@@ -27,18 +27,23 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: int = 1800) -> s
     return p
 
 
+def commit(repo: Path, msg: str) -> None:
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", msg], repo)
+
+
 def copy_repo(dst: Path) -> Path:
     """A fresh git + DVC repository holding the project's tracked and untracked-unignored files."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split("\0")
+    dst.mkdir(parents=True, exist_ok=True)
     for f in filter(None, files):
         src = REPO / f
-        if src.is_file() and not f.startswith(("dvc.lock", "metrics/", "plots/")):
+        if src.is_file() and not f.startswith(("dvc.lock", "metrics/", "plots/", "dvclive/")):
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / f)
     run(["git", "init", "-q"], dst)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dst)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], dst)
+    commit(dst, "copy")
     return dst
 
 

@@ -19,16 +19,11 @@ def _du(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def random_crops(cache: np.ndarray, rows: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """(B, leads, length) random windows of the given rows, read from the memory-mapped cache."""
-    starts = rng.integers(0, cache.shape[2] - length + 1, len(rows))
-    return np.stack([cache[r, :, s:s + length] for r, s in zip(rows, starts)])
-
-
 def bench_data(args: argparse.Namespace) -> None:
     from ecgwm import labels
     from ecgwm.data import cohort, waveform_cache
     from ecgwm.data.source import default_workers
+    from ecgwm.train.batches import read_crops
 
     _, cfg = config.load("cohort", "icd", "signal", path=args.params)
     ccfg = config.build(config.CohortConfig, {**config.as_dict(cfg["cohort"]), "n_subjects": args.subjects}, "cohort")
@@ -60,7 +55,7 @@ def bench_data(args: argparse.Namespace) -> None:
         length = int(round(args.crop_s * cfg["signal"].fs))
         t0, k = time.perf_counter(), 0
         while time.perf_counter() - t0 < args.seconds:
-            random_crops(cache, rng.integers(0, len(cache), 256), length, rng)
+            read_crops(cache, rng.integers(0, len(cache), 256), rng.integers(0, cache.shape[2] - length + 1, 256), length)
             k += 1
         dt = time.perf_counter() - t0
         print(f"cache read ({path.name}, {len(cache)} rows): {k / dt:,.1f} batches/s of 256 random "
@@ -87,18 +82,19 @@ def bench_pretrain(args: argparse.Namespace) -> None:
         for i in range(0, n_rec, 1024):
             cache[i:i + 1024] = rng.standard_normal((min(1024, n_rec - i), 12, cfg["signal"].n_samples), np.float32)
         cache.flush()
-        idx = rng.integers(0, n_rec, (2, max(n_rec, batch * 8)))
+        idx = rng.integers(0, n_rec, (2, batch * args.loader_batches))  # long enough to amortise worker start-up
         actions = rng.integers(-1, 2, (idx.shape[1], n_labels)).astype(np.int8)
         stats = {"mean": [0.0] * 12, "std": [1.0] * 12}
         crop = int(round(pcfg.crop_s * cfg["signal"].fs))
         ds = PairBatches(str(path), idx[0], idx[1], actions, stats, batch, crop, seed=0)
-        loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=pcfg.num_workers,
+        workers = pcfg.num_workers if args.workers < 0 else args.workers
+        loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=workers,
                                              pin_memory=rt.device.type == "cuda")
         t0, n = time.perf_counter(), 0
         for b in loader:
             n += len(b["x_t"])
         loader_rate = n / (time.perf_counter() - t0)
-        print(f"loader: {loader_rate:,.0f} pairs/s (batch {batch}, {pcfg.num_workers} workers, {crop}-sample crops)")
+        print(f"loader: {loader_rate:,.0f} pairs/s (batch {batch}, {workers} workers, {crop}-sample crops)")
 
         torch.manual_seed(0)
         model = WorldModel(mcfg, n_labels).to(rt.device)
@@ -132,6 +128,79 @@ def bench_pretrain(args: argparse.Namespace) -> None:
         print(f"projected paper run (50 epochs x 700K pairs): {hours:.2f} h")
 
 
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_augment(args: argparse.Namespace) -> None:
+    """Synthesis time and peak memory at a given aug.n_total (random world model and pool)."""
+    import dataclasses
+
+    import pandas as pd
+    import torch
+
+    from ecgwm import augment
+    from ecgwm.models.lejepa import WorldModel
+    from ecgwm.train import runtime
+
+    _, cfg = config.load("model", "aug", path=args.params)
+    acfg = dataclasses.replace(cfg["aug"], n_total=args.n_total)
+    rt = runtime.setup(args.device or acfg.device, bf16=False)
+    torch.manual_seed(0)
+    model = WorldModel(cfg["model"], 76)
+    rng = np.random.default_rng(0)
+    counts = np.sort(rng.integers(50, 5000, args.combos))[::-1]
+    combos = pd.DataFrame({"labels": [sorted(rng.choice(76, rng.integers(1, 5), replace=False).tolist())
+                                      for _ in counts], "count": counts})
+    combos["n_allocated"] = augment.allocate(combos["count"].to_numpy(), acfg.n_total)
+    pool = rng.standard_normal((args.pool, cfg["model"].z_dim)).astype(np.float32)
+    base = _peak_rss_mb()
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        augment.synthesise(model, pool, combos, 76, acfg, 0, rt, Path(tmp) / "e.npy", Path(tmp) / "l.npy")
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        size = (Path(tmp) / "e.npy").stat().st_size
+    print(f"augment: {acfg.n_total:,} rows x {cfg['model'].z_dim} ({acfg.dtype}, {size / 2**30:.2f} GiB) from a pool of "
+          f"{args.pool:,} over {args.combos} combinations on {rt.device}: {dt:.1f} s ({acfg.n_total / dt:,.0f} rows/s); "
+          f"peak RSS {_peak_rss_mb():,.0f} MB (before synthesis {base:,.0f} MB)")
+
+
+def bench_probe(args: argparse.Namespace) -> None:
+    """One probe epoch over real + synthetic rows (random data of the paper's size)."""
+    import dataclasses
+
+    import torch
+
+    from ecgwm.train import probe, runtime
+
+    _, cfg = config.load("probe", path=args.params)
+    pcfg = dataclasses.replace(cfg["probe"], max_epochs=1, patience=1)
+    rt = runtime.setup(args.device or pcfg.device, bf16=False)
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        aug = np.lib.format.open_memmap(Path(tmp) / "aug.npy", mode="w+", dtype=np.float32, shape=(args.aug_rows, 256))
+        for i in range(0, args.aug_rows, 1 << 18):
+            aug[i:i + (1 << 18)] = rng.standard_normal((min(1 << 18, args.aug_rows - i), 256), np.float32)
+        aug.flush()
+        c = 76
+        y = lambda n: (rng.random((n, c)) < 0.05).astype(np.uint8)  # noqa: E731
+        data = probe.ProbeData(rng.standard_normal((args.real_rows, 256), np.float32), y(args.real_rows),
+                               rng.standard_normal((2000, 256), np.float32), y(2000),
+                               rng.standard_normal((2000, 256), np.float32), y(2000), np.arange(2000),
+                               np.load(Path(tmp) / "aug.npy", mmap_mode="r"), rng.integers(0, 300, args.aug_rows),
+                               y(300), 0.3)
+        t0 = time.perf_counter()
+        probe.train_probe(data, pcfg, 0, rt, None)
+        dt = time.perf_counter() - t0
+    n = args.real_rows + args.aug_rows
+    print(f"probe ({pcfg.arch}, batch {pcfg.batch_size}) on {rt.device}: one epoch over {n:,} rows in {dt:.1f} s "
+          f"({n / dt:,.0f} rows/s); peak RSS {_peak_rss_mb():,.0f} MB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="target", required=True)
@@ -149,8 +218,21 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--params", default="params.yaml")
+    p.add_argument("--workers", type=int, default=-1, help="loader workers (default: pretrain.num_workers)")
+    p.add_argument("--loader-batches", type=int, default=200)
+    a = sub.add_parser("augment", help="synthesis time and peak memory")
+    a.add_argument("--n-total", type=int, default=2_000_000)
+    a.add_argument("--pool", type=int, default=389_309, help="normal embeddings (paper: 389,309)")
+    a.add_argument("--combos", type=int, default=300)
+    a.add_argument("--device", default="")
+    a.add_argument("--params", default="params.yaml")
+    q = sub.add_parser("probe", help="probe epoch throughput over real + synthetic rows")
+    q.add_argument("--real-rows", type=int, default=721_002)
+    q.add_argument("--aug-rows", type=int, default=2_000_000)
+    q.add_argument("--device", default="")
+    q.add_argument("--params", default="params.yaml")
     args = ap.parse_args()
-    {"data": bench_data, "pretrain": bench_pretrain}[args.target](args)
+    {"data": bench_data, "pretrain": bench_pretrain, "augment": bench_augment, "probe": bench_probe}[args.target](args)
 
 
 if __name__ == "__main__":

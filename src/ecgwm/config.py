@@ -135,6 +135,96 @@ class PretrainConfig:
         _check_device("pretrain.device", self.device)
 
 
+@dataclasses.dataclass(frozen=True)
+class EmbedConfig:
+    batch_size: int
+    device: str
+    with_h: bool  # also export the encoder output h (else embeddings_h.npy has 0 columns)
+
+    def __post_init__(self) -> None:
+        _check_positive("embed.batch_size", self.batch_size)
+        _check_device("embed.device", self.device)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugConfig:
+    min_count: int  # training records an exact label set needs to be a combination
+    max_labels: int  # combinations have 1..max_labels positive labels
+    n_combos: int  # keep the most frequent
+    n_total: int  # synthetic embeddings in all
+    chunk_size: int  # rows synthesised per step (bounds memory)
+    dtype: str  # float32 | float16 on disk
+    device: str
+    w_aug: float  # loss weight of a synthetic row in the augmented probe
+
+    def __post_init__(self) -> None:
+        for key in ("min_count", "max_labels", "n_combos", "n_total", "chunk_size"):
+            _check_positive(f"aug.{key}", getattr(self, key))
+        if self.dtype not in ("float32", "float16"):
+            raise EcgwmError(f"params.yaml: aug.dtype must be float32 or float16, got {self.dtype!r}")
+        if not 0.0 <= self.w_aug <= 1.0:
+            raise EcgwmError(f"params.yaml: aug.w_aug must be in [0, 1], got {self.w_aug!r}")
+        _check_device("aug.device", self.device)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeConfig:
+    arch: str  # mlp | linear
+    hidden: int
+    n_blocks: int
+    mlp_ratio: int
+    lr: float
+    weight_decay: float
+    batch_size: int
+    max_epochs: int
+    patience: int  # epochs without a better validation macro AUROC before stopping
+    pos_weight_max: float
+    device: str
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("mlp", "linear"):
+            raise EcgwmError(f"params.yaml: probe.arch must be mlp or linear, got {self.arch!r}")
+        for key in ("hidden", "lr", "batch_size", "max_epochs", "patience", "pos_weight_max"):
+            _check_positive(f"probe.{key}", getattr(self, key))
+        _check_device("probe.device", self.device)
+
+
+@dataclasses.dataclass(frozen=True)
+class FinetuneConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    warmup_frac: float
+    min_lr: float
+    crop_s: float  # random training window; evaluation uses the full record
+    patience: int  # epochs without a better validation macro AUROC before stopping
+    pos_weight_max: float
+    eval_batch_size: int
+    device: str
+    bf16: bool
+    num_workers: int
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "lr", "crop_s", "patience", "pos_weight_max", "eval_batch_size"):
+            _check_positive(f"finetune.{key}", getattr(self, key))
+        _check_prob("finetune.warmup_frac", self.warmup_frac)
+        _check_device("finetune.device", self.device)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    n_boot: int  # bootstrap replicates for the 95 % intervals
+    tsne_n: int  # embeddings in the t-SNE figure
+    tsne_aug_frac: float  # share of them that are synthetic
+    tsne_perplexity: float
+
+    def __post_init__(self) -> None:
+        _check_positive("report.n_boot", self.n_boot)
+        _check_positive("report.tsne_n", self.tsne_n)
+        _check_prob("report.tsne_aug_frac", self.tsne_aug_frac)
+
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -161,6 +251,11 @@ SECTIONS: dict[str, type] = {
     "pairs": PairsConfig,
     "model": ModelConfig,
     "pretrain": PretrainConfig,
+    "embed": EmbedConfig,
+    "aug": AugConfig,
+    "probe": ProbeConfig,
+    "finetune": FinetuneConfig,
+    "report": ReportConfig,
 }
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import simple_icd_10_cm as cm
 
 from ecgwm.config import IcdConfig
 from ecgwm.data.mimic import LABEL_COLUMNS, read_csv_checked
@@ -43,10 +42,14 @@ def parse_code_list(value: object, where: str) -> list[str]:
 
 
 def is_icd10cm(code: str) -> bool:
+    import simple_icd_10_cm as cm  # loads the ICD-10-CM tables; only the icd_map stage needs them
+
     return bool(code) and cm.is_valid_item(code)
 
 
 def title(code: str) -> str:
+    import simple_icd_10_cm as cm
+
     return cm.get_description(code)
 
 

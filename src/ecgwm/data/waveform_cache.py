@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import wfdb
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
@@ -30,6 +29,8 @@ class Rejected(Exception):
 
 def read_record(base: Path, cfg: SignalConfig) -> np.ndarray:
     """One WFDB record -> (n_leads, T) float32 mV at cfg.fs, or raise Rejected(reason)."""
+    import wfdb  # only the waveforms stage reads WFDB
+
     try:
         rec = wfdb.rdrecord(str(base))
     except Exception as e:  # wfdb raises many kinds on broken files

@@ -52,7 +52,11 @@ class WorldModel(nn.Module):
 
     def predict(self, z: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """z: (B, Dz), action: (B, C) in {-1, 0, 1} -> z^ (B, Dz)."""
-        return self.predictor(torch.cat([z, self.action_encoder(action.to(z.dtype))], dim=1))
+        return self.predict_encoded(z, self.action_encoder(action.to(z.dtype)))
+
+    def predict_encoded(self, z: torch.Tensor, pa: torch.Tensor) -> torch.Tensor:
+        """z: (B, Dz), pa: (B, Dz) an already encoded action p(a) -> z^ (B, Dz)."""
+        return self.predictor(torch.cat([z, pa], dim=1))
 
     def forward(self, x_t: torch.Tensor, x_t1: torch.Tensor, action: torch.Tensor):
         """-> (z_t, z_t1, z_hat), the two views encoded in one pass (shared BN statistics)."""

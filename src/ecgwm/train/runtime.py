@@ -69,6 +69,23 @@ def lr_at(step: int, total: int, lr: float, min_lr: float, warmup_frac: float) -
     return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class EarlyStopping:
+    """Keeps the best-scoring epoch's weights; says when `patience` epochs brought nothing better."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best, self.best_epoch, self.state, self.since = -math.inf, -1, None, 0
+
+    def update(self, score: float, epoch: int, model: torch.nn.Module) -> bool:
+        """Record this epoch's score; True when training should stop."""
+        if score > self.best:
+            self.best, self.best_epoch, self.since = score, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        self.since += 1
+        return self.since >= self.patience
+
+
 def fingerprint(*parts: Any) -> str:
     """A short hash of configs and input-file identities: a checkpoint only resumes the same run."""
     def ident(p: Any) -> Any:

@@ -1,0 +1,31 @@
+"""embed: z (and h when asked) of every record's full 10 s, from the frozen world model."""
+
+import argparse
+import logging
+from pathlib import Path
+
+from ecgwm import config, labels
+from ecgwm.data import waveform_cache
+from ecgwm.embed import export
+from ecgwm.io import atomic_path, run_stage
+from ecgwm.train import pretrain, runtime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    for name in ("world_model", "cache", "labels", "qc", "z_out", "h_out"):
+        ap.add_argument(name, type=Path)
+    args = ap.parse_args()
+    _, cfg = config.load("embed")
+    table = labels.read_labels(args.labels)
+    waveform_cache.open_cache(args.cache, len(table))
+    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
+    model, meta = pretrain.load_world_model(args.world_model)
+    rt = runtime.setup(cfg["embed"].device, bf16=False)
+    with atomic_path(args.z_out) as z_tmp, atomic_path(args.h_out) as h_tmp:
+        export(model, args.cache, meta["signal"], valid, cfg["embed"].batch_size, rt, z_tmp, h_tmp, cfg["embed"].with_h)
+    logging.getLogger("ecgwm").info("embedded %d of %d records", int(valid.sum()), len(table))
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,52 @@
+"""finetune: xResNet1d-50 + head end to end on waveforms, from the LeJEPA encoder or from scratch."""
+
+import argparse
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ecgwm import config, labels
+from ecgwm.data import waveform_cache
+from ecgwm.io import atomic_path, read_json, run_stage, write_json
+from ecgwm.train import finetune, pretrain, runtime
+from ecgwm.train.probe import predictions_table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("init", choices=finetune.INITS)
+    for name in ("cache", "stats", "qc", "labels", "out"):
+        ap.add_argument(name, type=Path)
+    ap.add_argument("--world-model", type=Path, default=None, help="pretrained world model (lejepa)")
+    ap.add_argument("--live", type=Path, default=None)
+    args = ap.parse_args()
+    seed, cfg = config.load("model", "finetune")
+    table = labels.read_labels(args.labels)
+    waveform_cache.open_cache(args.cache, len(table))
+    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
+    rows = {s: np.flatnonzero(valid & (table["split"] == s).to_numpy()) for s in ("train", "val", "test")}
+    y, codes = labels.label_matrix(table), labels.label_codes(table)
+    stats = read_json(args.stats)
+    mcfg, encoder_state = cfg["model"], None
+    if args.init == "lejepa":
+        world, meta = pretrain.load_world_model(args.world_model)
+        mcfg, encoder_state = config.ModelConfig(**meta["config"]["model"]), world.encoder.state_dict()
+        stats = meta["signal"]  # the scaler the encoder was pretrained with
+    rt = runtime.setup(cfg["finetune"].device, cfg["finetune"].bf16)
+    model, summary, prob = finetune.train(args.init, str(args.cache), stats, int(stats["fs"]), rows, y, mcfg,
+                                          cfg["finetune"], seed, rt, encoder_state, args.live)
+    with atomic_path(args.out) as tmp:
+        tmp.mkdir()
+        torch.save({"state_dict": model.to("cpu").state_dict(), "init": args.init,
+                    "config": {"model": dataclasses.asdict(mcfg), "finetune": dataclasses.asdict(cfg["finetune"])},
+                    "label_codes": codes, "summary": summary}, tmp / "classifier.pt")
+        predictions_table(table, rows["test"], prob, codes).to_parquet(tmp / "test_preds.parquet", index=False)
+        write_json(tmp / "summary.json", summary)
+    logging.getLogger("ecgwm").info("finetune@%s: %s", args.init, summary)
+
+
+if __name__ == "__main__":
+    run_stage(main)
