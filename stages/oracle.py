@@ -33,8 +33,7 @@ def main() -> None:
         y = labels.label_matrix(table)
         rows = {s: np.flatnonzero((table["split"] == s).to_numpy()) for s in ("train", "val", "test")}
         x = oracle.standardise(x, rows["train"])
-        data = probe.ProbeData(*(a for s in ("train", "val", "test") for a in (x[rows[s]], y[rows[s]])),
-                               test_rows=rows["test"])
+        data = probe.ProbeData.from_splits(x, y, rows)
         rt = runtime.setup(cfg["probe"].device, bf16=False)
         _, summary, prob = probe.train_probe(data, cfg["probe"], seed, rt, None)
         probe.predictions_table(table, rows["test"], prob, codes).to_parquet(tmp / "test_preds.parquet", index=False)

@@ -26,8 +26,7 @@ def main() -> None:
     z = np.load(args.embeddings, mmap_mode="r")
     y, codes = labels.label_matrix(table), labels.label_codes(table)
     rows = {s: probe.split_rows(table, z, s) for s in ("train", "val", "test")}
-    data = probe.ProbeData(*(a for s in ("train", "val", "test") for a in (np.asarray(z[rows[s]]), y[rows[s]])),
-                           test_rows=rows["test"])
+    data = probe.ProbeData.from_splits(z, y, rows)
     if args.aug:
         combos = pd.read_parquet(args.aug / "combos.parquet")
         data.x_aug = np.load(args.aug / "embeddings.npy", mmap_mode="r")

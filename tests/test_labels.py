@@ -1,6 +1,5 @@
 """ICD label mapping on hand-made label CSVs."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -48,11 +48,9 @@ def runs(tiny_data, tmp_path_factory):
     zp[held] += 100.0
     np.save(root / "z_p.npy", zp)
 
-    out = {}
     for tag, lab, emb in (("clean", d / "labels.parquet", root / "z.npy"), ("poisoned", root / "labels_p.parquet", root / "z_p.npy")):
         stage("augment", root / "wm.pt", emb, lab, d / "waveforms_qc.csv", root / f"aug_{tag}", cwd=root)
         stage("probe", emb, lab, root / f"probe_{tag}", "--aug", root / f"aug_{tag}", cwd=root)
-        out[tag] = root
     return root, table
 
 

@@ -1,6 +1,5 @@
 """World-model pretraining on the tiny cohort: learning, determinism, resume, bad input."""
 
-import os
 import signal
 import subprocess
 import sys

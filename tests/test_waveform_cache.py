@@ -10,7 +10,7 @@ import wfdb
 
 from conftest import section
 from ecgwm.data import waveform_cache
-from ecgwm.data.mimic import MIMIC_LEADS, to_adu, write_record
+from ecgwm.data.mimic import to_adu, write_record
 from ecgwm.errors import EcgwmError
 
 SIG = dict(max_reject_frac=1.0)

@@ -173,7 +173,6 @@ def bench_probe(args: argparse.Namespace) -> None:
     """One probe epoch over real + synthetic rows (random data of the paper's size)."""
     import dataclasses
 
-    import torch
 
     from ecgwm.train import probe, runtime
 

@@ -41,6 +41,12 @@ class ProbeData:
     combo_y: np.ndarray | None = None  # (K, C) multi-hot of each combination
     w_aug: float = 0.0
 
+    @classmethod
+    def from_splits(cls, x: np.ndarray, y: np.ndarray, rows: dict[str, np.ndarray]) -> "ProbeData":
+        """Real features and labels of the train / val / test rows of the labels table."""
+        part = {s: (np.asarray(x[rows[s]], np.float32), y[rows[s]]) for s in ("train", "val", "test")}
+        return cls(*part["train"], *part["val"], *part["test"], test_rows=rows["test"])
+
 
 def split_rows(table: pd.DataFrame, z: np.ndarray, split: str) -> np.ndarray:
     """Rows of a split whose embedding exists (rejected records are NaN)."""
