@@ -75,7 +75,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     fp = runtime.fingerprint(dataclasses.asdict(mcfg), dataclasses.asdict(cfg), seed, inp.cache_path,
-                             inp.pairs.to_numpy().tolist()[:1000], len(inp.pairs), inp.label_codes, rt.world)
+                             inp.pairs.iloc[:1000].to_numpy().tolist(), len(inp.pairs), inp.label_codes, rt.world)
     start_epoch, history = 0, []
     state = runtime.load_checkpoint(ckpt_path, fp)
     if state is not None:
