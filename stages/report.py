@@ -21,7 +21,7 @@ def main() -> None:
     ap.add_argument("--aug", type=Path, required=True)
     ap.add_argument("--pred", action="append", required=True, metavar="METHOD=DIR",
                     help=f"test predictions of a method ({', '.join(report.METHODS)})")
-    ap.add_argument("--metrics", type=Path, required=True, help="folder for auroc.json and table1.md")
+    ap.add_argument("--metrics", type=Path, required=True, help="folder for auroc.json, rows/<method>.json and table1.md")
     ap.add_argument("--plots", type=Path, required=True)
     args = ap.parse_args()
     seed, cfg = config.load("report")
@@ -58,6 +58,11 @@ def main() -> None:
     args.plots.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.metrics / "auroc.json") as tmp:
         tmp.write_text(json.dumps(auroc, indent=2) + "\n")
+    # one small file per Table 1 row as well, so `dvc metrics show` prints a row per method
+    for key in report.METHODS:
+        if key in results:
+            with atomic_path(args.metrics / "rows" / f"{key}.json") as tmp:
+                tmp.write_text(json.dumps(results[key], indent=2) + "\n")
     with atomic_path(args.metrics / "table1.md") as tmp:
         tmp.write_text(report.table1(results, gap, len(codes)))
     with atomic_path(args.plots / "per_label_auroc.csv") as tmp:

@@ -65,8 +65,12 @@ def test_every_metric_and_plot(repro):
     for f in ("per_label_auroc.csv", "gain_vs_frequency.csv", "gain_vs_frequency.png", "allocation.csv",
               "allocation.png", "tsne.csv", "tsne.png"):
         assert (repro / "plots" / f).stat().st_size > 0, f
-    shown = run(["dvc", "metrics", "show", "--json"], repro).stdout
-    assert all(f"{m}" in shown for m in METHODS)
+    shown = json.loads(run(["dvc", "metrics", "show", "--json"], repro).stdout)
+    files = next(iter(shown.values()))["data"]
+    for m in METHODS:  # one row per Table 1 method
+        assert files[f"metrics/rows/{m}.json"]["data"] == auroc[m]
+    table = run(["dvc", "metrics", "show", "metrics/rows"], repro).stdout
+    assert sum(line.startswith("metrics/rows/") for line in table.splitlines()) == len(METHODS)
     run(["dvc", "plots", "show", "-o", str(repro / "dvc_plots")], repro)
     assert (repro / "dvc_plots" / "index.html").exists()
 
@@ -87,6 +91,8 @@ def test_exp_run_w_aug_moves_only_the_augmented_row_and_the_gap(repro):
     diff = json.loads(run(["dvc", "metrics", "diff", "--json", "HEAD"], repro).stdout)
     changed = {k for k, v in diff.get("metrics/auroc.json", {}).items() if v.get("diff")}
     assert changed and all(k.startswith("probe_aug.") or k == "gap_recovered" for k in changed), changed
+    moved_rows = {f for f, keys in diff.items() if f.startswith("metrics/rows/") and any(v.get("diff") for v in keys.values())}
+    assert moved_rows == {"metrics/rows/probe_aug.json"}, moved_rows
     run(["git", "checkout", "-q", "."], repro)
     run(["dvc", "checkout", "-q"], repro)
 

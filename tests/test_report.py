@@ -81,6 +81,9 @@ def test_report_stage_on_fixtures(tmp_path):
     g = (auroc["probe_aug"]["macro_auroc"] - auroc["probe_real"]["macro_auroc"]) / (
         auroc["finetuned_lejepa"]["macro_auroc"] - auroc["probe_real"]["macro_auroc"])
     assert abs(auroc["gap_recovered"] - g) < 1e-4
+    for key in ("supervised_scratch", "finetuned_lejepa", "probe_real", "probe_aug"):
+        assert json.loads((tmp_path / "metrics/rows" / f"{key}.json").read_text()) == auroc[key]
+    assert not (tmp_path / "metrics/rows/oracle_latents.json").exists()
     table1 = (tmp_path / "metrics/table1.md").read_text()
     assert "| Probe + dynamics augmentation (ours) | 0.743 |" in table1 and "Oracle" not in table1
     per = pd.read_csv(tmp_path / "plots/per_label_auroc.csv")
