@@ -1,7 +1,8 @@
 """Batches of standardised random crops straight from the memory-mapped waveform cache.
 
 Each item of these datasets is a whole batch. Crops are read straight from the memory map
-(only the window, in row order for locality), so a 2.5 s crop reads a quarter of the record. Crop offsets come from a generator keyed by (seed, epoch, batch), so a batch is the same
+(only the window, in row order for locality), so a 2.5 s crop reads a quarter of the record.
+Crop offsets come from a generator keyed by (seed, epoch, batch), so a batch is the same
 whatever the number of loader workers or DDP ranks, and a resumed run sees the same data.
 """
 
@@ -35,43 +36,58 @@ def gather(cache: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-class PairBatches(torch.utils.data.Dataset):
-    """Item b of an epoch: this rank's share of global batch b of consecutive-visit pairs."""
+class CropBatches(torch.utils.data.Dataset):
+    """Shared by the training datasets: n items shuffled per epoch, cut into full batches of
+    standardised random crops from the lazily opened memory map."""
 
-    def __init__(self, cache_path: str, idx_t: np.ndarray, idx_t1: np.ndarray, actions: np.ndarray,
-                 stats: dict, batch_size: int, crop_len: int, seed: int, rank: int = 0, world: int = 1):
-        if batch_size > len(idx_t):
-            raise EcgwmError(f"params.yaml: pretrain.batch_size={batch_size} is larger than the "
-                             f"{len(idx_t)} training pairs")
-        if batch_size % world:
-            raise EcgwmError(f"params.yaml: pretrain.batch_size={batch_size} must divide by the {world} GPUs")
+    def __init__(self, cache_path: str, n: int, stats: dict, batch_size: int, crop_len: int, seed: int,
+                 key: str, what: str):
+        if batch_size > n:
+            raise EcgwmError(f"params.yaml: {key}={batch_size} is larger than the {n} {what}")
         self.cache_path, self.cache = cache_path, None
-        self.idx_t, self.idx_t1, self.actions = idx_t, idx_t1, actions
+        self.n, self.batch_size, self.crop_len, self.seed = n, batch_size, crop_len, seed
         self.mean, self.std = standardiser(stats)
-        self.batch_size, self.crop_len, self.seed = batch_size, crop_len, seed
-        self.rank, self.world = rank, world
+        n_samples = np.load(cache_path, mmap_mode="r").shape[2]
+        if crop_len > n_samples:
+            raise EcgwmError(f"params.yaml: the crop ({crop_len} samples) is longer than the records ({n_samples})")
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
-        self.perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.idx_t))
+        self.perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
 
     def __len__(self) -> int:
-        return len(self.idx_t) // self.batch_size  # drop the ragged tail (BN and SIGReg want full batches)
+        return self.n // self.batch_size  # drop the ragged tail (BN and SIGReg want full batches)
 
-    def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
+    def batch(self, b: int, n_views: int) -> tuple[np.ndarray, np.ndarray]:
+        """-> (item indices of batch b, crop starts (n_views, B)); opens the cache on first use."""
         if self.cache is None:  # opened lazily so the dataset pickles into loader workers
             self.cache = np.load(self.cache_path, mmap_mode="r")
         sel = self.perm[b * self.batch_size:(b + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, b])
-        starts = rng.integers(0, self.cache.shape[2] - self.crop_len + 1, (2, len(sel)))
+        return sel, rng.integers(0, self.cache.shape[2] - self.crop_len + 1, (n_views, len(sel)))
+
+    def crops(self, rows: np.ndarray, starts: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy((read_crops(self.cache, rows, starts, self.crop_len) - self.mean) / self.std)
+
+
+class PairBatches(CropBatches):
+    """Item b of an epoch: this rank's share of global batch b of consecutive-visit pairs."""
+
+    def __init__(self, cache_path: str, idx_t: np.ndarray, idx_t1: np.ndarray, actions: np.ndarray,
+                 stats: dict, batch_size: int, crop_len: int, seed: int, rank: int = 0, world: int = 1):
+        if batch_size % world:
+            raise EcgwmError(f"params.yaml: pretrain.batch_size={batch_size} must divide by the {world} GPUs")
+        self.idx_t, self.idx_t1, self.actions = idx_t, idx_t1, actions
+        self.rank, self.world = rank, world
+        super().__init__(cache_path, len(idx_t), stats, batch_size, crop_len, seed, "pretrain.batch_size", "training pairs")
+
+    def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
+        sel, starts = self.batch(b, n_views=2)
         local = slice(self.rank * len(sel) // self.world, (self.rank + 1) * len(sel) // self.world)
         sel, starts = sel[local], starts[:, local]
-        views = []
-        for rows, st in ((self.idx_t[sel], starts[0]), (self.idx_t1[sel], starts[1])):
-            x = read_crops(self.cache, rows, st, self.crop_len)
-            views.append(torch.from_numpy((x - self.mean) / self.std))
-        return {"x_t": views[0], "x_t1": views[1], "action": torch.from_numpy(self.actions[sel].astype(np.float32))}
+        return {"x_t": self.crops(self.idx_t[sel], starts[0]), "x_t1": self.crops(self.idx_t1[sel], starts[1]),
+                "action": torch.from_numpy(self.actions[sel].astype(np.float32))}
 
 
 class RecordBatches(torch.utils.data.Dataset):
@@ -96,31 +112,14 @@ class RecordBatches(torch.utils.data.Dataset):
         return torch.from_numpy(np.ascontiguousarray((x - self.mean) / self.std))
 
 
-class RecordCropBatches(torch.utils.data.Dataset):
+class RecordCropBatches(CropBatches):
     """Item b of an epoch: a shuffled batch of single records, one random crop each, with labels."""
 
     def __init__(self, cache_path: str, rows: np.ndarray, y: np.ndarray, stats: dict, batch_size: int,
                  crop_len: int, seed: int):
-        if batch_size > len(rows):
-            raise EcgwmError(f"params.yaml: batch_size={batch_size} is larger than the {len(rows)} training records")
-        self.cache_path, self.cache = cache_path, None
         self.rows, self.y = rows, y
-        self.mean, self.std = standardiser(stats)
-        self.batch_size, self.crop_len, self.seed = batch_size, crop_len, seed
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-        self.perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.rows))
-
-    def __len__(self) -> int:
-        return len(self.rows) // self.batch_size
+        super().__init__(cache_path, len(rows), stats, batch_size, crop_len, seed, "finetune.batch_size", "training records")
 
     def __getitem__(self, b: int) -> dict[str, torch.Tensor]:
-        if self.cache is None:
-            self.cache = np.load(self.cache_path, mmap_mode="r")
-        sel = self.perm[b * self.batch_size:(b + 1) * self.batch_size]
-        rng = np.random.default_rng([self.seed, self.epoch, b])
-        starts = rng.integers(0, self.cache.shape[2] - self.crop_len + 1, len(sel))
-        x = read_crops(self.cache, self.rows[sel], starts, self.crop_len)
-        return {"x": torch.from_numpy((x - self.mean) / self.std), "y": torch.from_numpy(self.y[sel].astype(np.float32))}
+        sel, starts = self.batch(b, n_views=1)
+        return {"x": self.crops(self.rows[sel], starts[0]), "y": torch.from_numpy(self.y[sel].astype(np.float32))}

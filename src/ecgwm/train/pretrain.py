@@ -64,8 +64,6 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
           ckpt_path: Path, live_dir: Path | None) -> tuple[WorldModel, dict]:
     """Train (or resume) and return the unwrapped model and a summary of the run."""
     crop_len = int(round(cfg.crop_s * inp.fs))
-    if crop_len > inp.n_samples:
-        raise EcgwmError(f"params.yaml: pretrain.crop_s={cfg.crop_s} is longer than the {inp.n_samples / inp.fs:g} s records")
     ds = PairBatches(str(inp.cache_path), inp.pairs["idx_t"].to_numpy(), inp.pairs["idx_t1"].to_numpy(), inp.actions,
                      inp.stats, cfg.batch_size, crop_len, seed, rt.rank, rt.world)
     steps_per_epoch = len(ds)

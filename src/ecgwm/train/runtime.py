@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ecgwm.errors import EcgwmError
 from ecgwm.io import atomic_path
 
 
@@ -41,8 +42,6 @@ def setup(device: str, bf16: bool) -> Runtime:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
-        from ecgwm.errors import EcgwmError
-
         raise EcgwmError("params.yaml: device is cuda but no CUDA device is visible")
     dev = torch.device("cuda", local) if use_cuda else torch.device("cpu")
     if use_cuda:
