@@ -1,14 +1,14 @@
-"""embed: z (and h when asked) of every record's full 10 s, from the frozen world model."""
+"""embed: the embedding of every record (mean z over sliding crop windows) from the frozen world model."""
 
 import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config, labels
+from ecgwm import config, embedding, labels
 from ecgwm.data import waveform_cache
-from ecgwm.embed import export
 from ecgwm.io import atomic_path, run_stage
-from ecgwm.train import pretrain, runtime
+from ecgwm.models.lejepa import load_world_model
+from ecgwm.train import runtime
 
 
 def main() -> None:
@@ -20,11 +20,14 @@ def main() -> None:
     table = labels.read_labels(args.labels)
     waveform_cache.open_cache(args.cache, len(table))
     valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    model, meta = pretrain.load_world_model(args.world_model)
+    model, meta = load_world_model(args.world_model)
+    window, stride = embedding.definition(meta)
     rt = runtime.setup(cfg["embed"].device, bf16=False)
     with atomic_path(args.z_out) as z_tmp, atomic_path(args.h_out) as h_tmp:
-        export(model, args.cache, meta["signal"], valid, cfg["embed"].batch_size, rt, z_tmp, h_tmp, cfg["embed"].with_h)
-    logging.getLogger("ecgwm").info("embedded %d of %d records", int(valid.sum()), len(table))
+        embedding.export(model, args.cache, meta["signal"], valid, window, stride, cfg["embed"].batch_size, rt,
+                         z_tmp, h_tmp, cfg["embed"].with_h)
+    logging.getLogger("ecgwm").info("embedded %d of %d records (windows of %d samples, stride %d)", int(valid.sum()),
+                                    len(table), window, stride)
 
 
 if __name__ == "__main__":

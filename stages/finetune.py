@@ -1,4 +1,4 @@
-"""finetune: xResNet1d-50 + head end to end on waveforms, from the LeJEPA encoder or from scratch."""
+"""finetune: xResNet1d-50 + head end to end on waveforms, from the LeJEPA encoder or from scratch, one seed."""
 
 import argparse
 import dataclasses
@@ -10,20 +10,22 @@ import torch
 
 from ecgwm import config, labels
 from ecgwm.data import waveform_cache
+from ecgwm.errors import EcgwmError
 from ecgwm.io import atomic_path, read_json, run_stage, write_json
-from ecgwm.train import finetune, pretrain, runtime
-from ecgwm.train.probe import predictions_table
+from ecgwm.predictions import write_predictions
+from ecgwm.train import finetune, runtime
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("init", choices=finetune.INITS)
+    ap.add_argument("seed", type=int)
     for name in ("cache", "stats", "qc", "labels", "out"):
         ap.add_argument(name, type=Path)
     ap.add_argument("--world-model", type=Path, default=None, help="pretrained world model (lejepa)")
     ap.add_argument("--live", type=Path, default=None)
     args = ap.parse_args()
-    seed, cfg = config.load("model", "finetune")
+    _, cfg = config.load("model", "finetune")
     table = labels.read_labels(args.labels)
     waveform_cache.open_cache(args.cache, len(table))
     valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
@@ -32,20 +34,25 @@ def main() -> None:
     stats = read_json(args.stats)
     mcfg, encoder_state = cfg["model"], None
     if args.init == "lejepa":
-        world, meta = pretrain.load_world_model(args.world_model)
+        from ecgwm.models.lejepa import load_world_model
+
+        if args.world_model is None:
+            raise EcgwmError("finetune: lejepa needs --world-model")
+        world, meta = load_world_model(args.world_model)
         mcfg, encoder_state = config.ModelConfig(**meta["config"]["model"]), world.encoder.state_dict()
         stats = meta["signal"]  # the scaler the encoder was pretrained with
     rt = runtime.setup(cfg["finetune"].device, cfg["finetune"].bf16)
     model, summary, prob = finetune.train(args.init, str(args.cache), stats, int(stats["fs"]), rows, y, mcfg,
-                                          cfg["finetune"], seed, rt, encoder_state, args.live)
+                                          cfg["finetune"], args.seed, rt, encoder_state, args.live)
+    summary = {"init": args.init, "seed": args.seed, **summary}
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         torch.save({"state_dict": model.to("cpu").state_dict(), "init": args.init,
                     "config": {"model": dataclasses.asdict(mcfg), "finetune": dataclasses.asdict(cfg["finetune"])},
                     "label_codes": codes, "summary": summary}, tmp / "classifier.pt")
-        predictions_table(table, rows["test"], prob, codes).to_parquet(tmp / "test_preds.parquet", index=False)
+        write_predictions(tmp, table, rows["test"], prob, codes)
         write_json(tmp / "summary.json", summary)
-    logging.getLogger("ecgwm").info("finetune@%s: %s", args.init, summary)
+    logging.getLogger("ecgwm").info("finetune@%s seed %d: %s", args.init, args.seed, summary)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,28 @@
-"""icd_map: label CSV -> labels.parquet (C label bits, folds, normals) and label_names.json."""
+"""icd_map: label CSV -> records.parquet (row order, folds), labels.parquet (C label bits, normals), label_names.json.
+
+records.parquet carries no label, so an edit of the codes alone leaves it byte-identical and DVC
+does not re-read the waveforms.
+"""
 
 import argparse
 import logging
 from pathlib import Path
 
 from ecgwm import config, labels
-from ecgwm.data import source
 from ecgwm.io import atomic_path, run_stage, write_json
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("cohort", type=Path)
+    ap.add_argument("label_csv", type=Path, help="MIMIC-IV-ECG-ICD records_w_diag_icd10.csv (data.labels)")
+    ap.add_argument("records_out", type=Path)
     ap.add_argument("labels_out", type=Path)
     ap.add_argument("names_out", type=Path)
     args = ap.parse_args()
     _, cfg = config.load("icd")
-    _, label_csv = source.resolve(args.cohort)
-    table, names = labels.build(labels.read_label_csv(label_csv, cfg["icd"].column), cfg["icd"])
+    table, names = labels.build(labels.read_label_csv(args.label_csv, cfg["icd"].column), cfg["icd"])
+    with atomic_path(args.records_out) as tmp:
+        labels.records_table(table).to_parquet(tmp, index=False)
     with atomic_path(args.labels_out) as tmp:
         table.to_parquet(tmp, index=False)
     write_json(args.names_out, names)

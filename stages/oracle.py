@@ -1,4 +1,5 @@
-"""oracle: the ceiling row, a probe on ground-truth ECG parameters (synthetic cohort only)."""
+"""oracle: the ECG-parameter oracle, a probe on the ECG-visible parameters each synthetic record was
+drawn with. A real source has no such ground truth: the stage then records that the row does not apply."""
 
 import argparse
 import logging
@@ -8,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from ecgwm import config, labels, oracle
+from ecgwm.data import source
 from ecgwm.io import atomic_path, run_stage, write_json
+from ecgwm.predictions import write_predictions
 from ecgwm.train import probe, runtime
 
 
@@ -18,26 +21,25 @@ def main() -> None:
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
     seed, cfg = config.load("probe")
+    doc = source.read_source(args.cohort)
     table = labels.read_labels(args.labels)
     codes = labels.label_codes(table)
-    latents_path = args.cohort / "latents.parquet"
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
-        if not latents_path.exists():  # a real data source has no ground truth
-            probe.predictions_table(table, np.zeros(0, np.int64), np.zeros((0, len(codes))), codes).to_parquet(
-                tmp / "test_preds.parquet", index=False)
-            write_json(tmp / "summary.json", {"available": False})
-            logging.getLogger("ecgwm").info("oracle: no latents.parquet in %s; row left out", args.cohort)
+        if doc["source"] != "synthetic":
+            reason = f"data.source={doc['source']} has no ground-truth ECG parameters"
+            write_json(tmp / "summary.json", {"applicable": False, "reason": reason})
+            logging.getLogger("ecgwm").info("oracle: not applicable (%s)", reason)
             return
-        x = oracle.features(pd.read_parquet(latents_path), table)
+        x = oracle.features(pd.read_parquet(args.cohort / "latents.parquet"), table)
         y = labels.label_matrix(table)
-        rows = {s: np.flatnonzero((table["split"] == s).to_numpy()) for s in ("train", "val", "test")}
+        rows = {s: np.flatnonzero((table["split"] == s).to_numpy()) for s in probe.SPLITS}
         x = oracle.standardise(x, rows["train"])
         data = probe.ProbeData.from_splits(x, y, rows)
         rt = runtime.setup(cfg["probe"].device, bf16=False)
         _, summary, prob = probe.train_probe(data, cfg["probe"], seed, rt, None)
-        probe.predictions_table(table, rows["test"], prob, codes).to_parquet(tmp / "test_preds.parquet", index=False)
-        write_json(tmp / "summary.json", {"available": True, **summary})
+        write_predictions(tmp, table, rows["test"], prob, codes)
+        write_json(tmp / "summary.json", {"applicable": True, "seed": seed, **summary})
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main() -> None:
     df = pairs.build(table, valid, cfg["pairs"])
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
-    logging.getLogger("ecgwm").info("%d training pairs from %d subjects", len(df), df["subject_id"].nunique())
+    logging.getLogger("ecgwm").info("pairs per split: %s", df["split"].value_counts().to_dict())
 
 
 if __name__ == "__main__":

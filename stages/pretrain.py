@@ -4,14 +4,14 @@ Several GPUs: torchrun --nproc_per_node=N stages/pretrain.py <same arguments>
 """
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
-
-import numpy as np
 
 from ecgwm import config, labels, pairs
 from ecgwm.data import waveform_cache
 from ecgwm.io import read_json, run_stage, write_json
+from ecgwm.models.lejepa import save_world_model
 from ecgwm.train import pretrain, runtime
 
 
@@ -24,21 +24,25 @@ def main() -> None:
     ap.add_argument("--summary", type=Path, default=None, help="JSON summary of the run")
     args = ap.parse_args()
     seed, cfg = config.load("model", "pretrain")
+    pcfg = cfg["pretrain"]
     table = labels.read_labels(args.labels)
-    cache = waveform_cache.open_cache(args.cache, len(table))
+    waveform_cache.open_cache(args.cache, len(table))
     stats = read_json(args.stats)
     valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    df = pairs.read_pairs(args.pairs, len(table))
-    monitor = np.flatnonzero(valid & (table["split"] == "val").to_numpy())[: cfg["pretrain"].monitor_n]
-    inp = pretrain.Inputs(args.cache, cache.shape[2], stats, df, pairs.actions(labels.label_matrix(table), df),
-                          monitor, labels.label_codes(table), int(stats["fs"]))
-    rt = runtime.setup(cfg["pretrain"].device, cfg["pretrain"].bf16)
+    y = labels.label_matrix(table)
+    train_pairs = pairs.read_pairs(args.pairs, len(table), "train")
+    monitor = pretrain.build_monitor(y, table["split"].to_numpy(), valid, pairs.read_pairs(args.pairs, len(table), "val"),
+                                     pcfg.monitor_n, pcfg.monitor_sets, seed)
+    inp = pretrain.Inputs(args.cache, stats, train_pairs, pairs.actions(y, train_pairs), monitor,
+                          labels.label_codes(table), int(stats["fs"]))
+    rt = runtime.setup(pcfg.device, pcfg.bf16)
     try:
-        model, summary = pretrain.train(inp, cfg["model"], cfg["pretrain"], seed, rt, args.ckpt, args.live)
+        model, summary = pretrain.train(inp, cfg["model"], pcfg, seed, rt, args.ckpt, args.live)
         if rt.is_main:
             # throughput is logged, not saved: the same params and seed must give the same bytes
             kept = {k: v for k, v in summary.items() if k != "pairs_per_s"}
-            pretrain.save_world_model(args.out, model, cfg["model"], cfg["pretrain"], seed, inp.label_codes, stats, kept)
+            resolved = {"model": dataclasses.asdict(cfg["model"]), "pretrain": dataclasses.asdict(pcfg), "seed": seed}
+            save_world_model(args.out, model, resolved, inp.label_codes, stats, kept)
             if args.summary:
                 write_json(args.summary, summary)
             args.ckpt.unlink(missing_ok=True)

@@ -1,28 +1,25 @@
-"""Dynamics augmentation: synthesise embeddings of rare label combinations with the frozen predictor.
+"""Which label combinations every augmented probe arm synthesises, and how many rows each gets.
 
     combinations  exact label sets with 1..max_labels positives among TRAINING records,
                   count >= min_count, the n_combos most frequent
     allocation    n_C proportional to 1 / count(C), integers summing exactly to n_total
-    synthesis     z_aug = r([z_n ; p(a_C)]), z_n drawn with replacement from normal TRAINING
-                  embeddings, a_C the multi-hot of C (the change from an empty label set)
 
-Streams in chunks straight to disk, so memory does not grow with n_total.
+The rows themselves are synthesised by each arm (`arms.py`: the world model's predictor, and the
+oversampling baselines) with this same table, so every arm gets the same rows per combination.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from tqdm import tqdm
 
 from ecgwm.config import AugConfig
 from ecgwm.errors import EcgwmError
-from ecgwm.models.lejepa import WorldModel
-from ecgwm.train.runtime import Runtime
+
+log = logging.getLogger("ecgwm.augment")
 
 
 def training_rows(table: pd.DataFrame, valid: np.ndarray) -> np.ndarray:
@@ -45,6 +42,11 @@ def select_combinations(y: np.ndarray, rows: np.ndarray, cfg: AugConfig, codes: 
         raise EcgwmError(f"augment: no label combination reaches aug.min_count={cfg.min_count} "
                          f"({len(counts)} combinations of 1-{cfg.max_labels} labels found, the most frequent "
                          f"has {best} training records); lower aug.min_count")
+    log.info("%d label combinations of 1-%d labels reach aug.min_count=%d training records (aug.n_combos=%d)",
+             len(kept), cfg.max_labels, cfg.min_count, cfg.n_combos)
+    if len(kept) < cfg.n_combos:
+        log.warning("only %d combinations qualify, fewer than aug.n_combos=%d: all %d synthetic rows go to them "
+                    "(lower aug.min_count to spread them wider)", len(kept), cfg.n_combos, cfg.n_total)
     kept = kept[: cfg.n_combos]
     return pd.DataFrame({
         "combination": np.arange(len(kept)),
@@ -68,36 +70,3 @@ def multi_hot(combos: pd.DataFrame, n_labels: int) -> np.ndarray:
     for i, labels in enumerate(combos["labels"]):
         a[i, labels] = 1.0
     return a
-
-
-def _npy_writer(path: Path, shape: tuple[int, ...], dtype: np.dtype):
-    f = open(path, "wb")
-    np.lib.format.write_array_header_1_0(
-        f, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
-    return f
-
-
-@torch.no_grad()
-def synthesise(model: WorldModel, z_normal: np.ndarray, combos: pd.DataFrame, n_labels: int, cfg: AugConfig,
-               seed: int, rt: Runtime, emb_out: Path, lab_out: Path) -> None:
-    """Write (n_total, Dz) synthetic embeddings and their (n_total,) combination index."""
-    if len(z_normal) == 0:
-        raise EcgwmError("augment: no normal training embedding to start from (is every training record labelled?)")
-    alloc = combos["n_allocated"].to_numpy()
-    ends = np.cumsum(alloc)
-    model = model.to(rt.device).eval()
-    pa = model.action_encoder(torch.from_numpy(multi_hot(combos, n_labels)).to(rt.device))  # (K, Dz)
-    pool = torch.from_numpy(np.ascontiguousarray(z_normal, np.float32)).to(rt.device)
-    dz = pool.shape[1]
-    lab_dtype = np.int16 if len(combos) < 2**15 else np.int32
-    with _npy_writer(emb_out, (cfg.n_total, dz), np.dtype(cfg.dtype)) as fe, \
-            _npy_writer(lab_out, (cfg.n_total,), np.dtype(lab_dtype)) as fl:
-        for c, start in enumerate(tqdm(range(0, cfg.n_total, cfg.chunk_size), desc="augment: synthesising",
-                                       unit="chunk", mininterval=2.0)):
-            stop = min(start + cfg.chunk_size, cfg.n_total)
-            combo = np.searchsorted(ends, np.arange(start, stop), side="right")  # (n,)
-            pick = np.random.default_rng([seed, 7, c]).integers(0, len(pool), stop - start)
-            z_aug = model.predict_encoded(pool[torch.from_numpy(pick).to(rt.device)],
-                                          pa[torch.from_numpy(combo).to(rt.device)])
-            fe.write(z_aug.float().cpu().numpy().astype(cfg.dtype).tobytes())
-            fl.write(combo.astype(lab_dtype).tobytes())

@@ -1,13 +1,15 @@
 """Typed, strict view of `params.yaml`.
 
 Every stage reads the sections it owns into frozen dataclasses, once, at the top. Unknown keys,
-missing keys and wrong types are errors that name the key, so a typo in `dvc exp run -S` never
-passes silently.
+missing keys, wrong types and values outside a key's domain are errors that name the key, so a
+typo or a nonsensical value in `dvc exp run -S` fails at load time, never later in a traceback.
+Every field of every section has a domain check in its `__post_init__`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -17,21 +19,86 @@ import yaml
 
 from ecgwm.errors import EcgwmError
 
+SOURCES = ("synthetic", "mimic")
+DEVICES = ("auto", "cpu", "cuda")
+SYNTHETIC_ROOT = "data/cohort"  # where the cohort stage writes the synthetic tree (dvc.yaml's output)
+SYNTHETIC_LABELS = "data/cohort/records_w_diag_icd10.csv"
+
+
+def _fail(key: str, must: str, value: Any) -> None:
+    raise EcgwmError(f"params.yaml: {key} must be {must}, got {value!r}")
+
+
+def _check_finite(key: str, value: float) -> None:
+    if not math.isfinite(value):
+        _fail(key, "a finite number", value)
+
+
+def _check_positive(key: str, value: float) -> None:
+    _check_finite(key, value)
+    if value <= 0:
+        _fail(key, "> 0", value)
+
+
+def _check_nonneg(key: str, value: float) -> None:
+    _check_finite(key, value)
+    if value < 0:
+        _fail(key, ">= 0", value)
+
+
+def _check_prob(key: str, value: float) -> None:
+    _check_finite(key, value)
+    if not 0.0 <= value <= 1.0:
+        _fail(key, "in [0, 1]", value)
+
+
+def _check_range(key: str, value: float, lo: float, hi: float) -> None:
+    _check_finite(key, value)
+    if not lo <= value <= hi:
+        _fail(key, f"in [{lo}, {hi}]", value)
+
+
+def _check_choice(key: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        _fail(key, f"one of {', '.join(options)}", value)
+
+
+def _check_device(key: str, value: str) -> None:
+    _check_choice(key, value, DEVICES)
+
+
+def _check_seed(key: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
+        _fail(key, "an integer in [0, 2^32)", value)
+
+
+def _check_seeds(key: str, values: list[int]) -> None:
+    if not values:
+        _fail(key, "a non-empty list of seeds", values)
+    for v in values:
+        _check_seed(key, v)
+    if len(set(values)) != len(values):
+        _fail(key, "a list of distinct seeds", values)
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     source: str  # synthetic | mimic
-    root: Optional[str]  # MIMIC-IV-ECG v1.0 root (source=mimic only)
-    labels: Optional[str]  # MIMIC-IV-ECG-ICD records_w_diag_icd10.csv (source=mimic only)
+    root: str  # the MIMIC-IV-ECG v1.0 tree (record_list.csv, files/); synthetic: data/cohort
+    labels: str  # the MIMIC-IV-ECG-ICD records_w_diag_icd10.csv; synthetic: data/cohort/records_w_diag_icd10.csv
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise EcgwmError(f"params.yaml: data.source must be one of {SOURCES}, got {self.source!r}")
-        if self.source == "mimic" and (not self.root or not self.labels):
-            raise EcgwmError("params.yaml: data.source=mimic needs data.root and data.labels")
-
-
-SOURCES = ("synthetic", "mimic")
+        _check_choice("data.source", self.source, SOURCES)
+        if self.source == "synthetic":
+            # the synthetic tree is the cohort stage's output; dvc.yaml names these paths
+            if Path(self.root) != Path(SYNTHETIC_ROOT):
+                _fail("data.root", f"{SYNTHETIC_ROOT} with data.source=synthetic", self.root)
+            if Path(self.labels) != Path(SYNTHETIC_LABELS):
+                _fail("data.labels", f"{SYNTHETIC_LABELS} with data.source=synthetic", self.labels)
+        else:
+            if Path(self.root) == Path(SYNTHETIC_ROOT) or Path(self.labels) == Path(SYNTHETIC_LABELS):
+                raise EcgwmError("params.yaml: data.source=mimic needs data.root and data.labels pointing at your "
+                                 "MIMIC-IV-ECG tree and MIMIC-IV-ECG-ICD label CSV (they still name the synthetic cohort)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +131,14 @@ class IcdConfig:
     test_fold: int
 
     def __post_init__(self) -> None:
-        if not 3 <= self.level <= 7:
-            raise EcgwmError("params.yaml: icd.level must be between 3 and 7")
+        _check_choice("icd.column", self.column, ("all_diag_all", "all_diag_hosp"))
+        _check_range("icd.level", self.level, 3, 7)
         _check_positive("icd.top_k", self.top_k)
+        _check_positive("icd.min_count", self.min_count)
+        _check_range("icd.val_fold", self.val_fold, 0, 19)
+        _check_range("icd.test_fold", self.test_fold, 0, 19)
         if self.val_fold == self.test_fold:
-            raise EcgwmError("params.yaml: icd.val_fold and icd.test_fold must differ")
+            _fail("icd.test_fold", f"different from icd.val_fold={self.val_fold}", self.test_fold)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,13 +148,21 @@ class SignalConfig:
     leads: list[str]  # cache order; source leads are matched to these by name
     max_nan_frac: float  # above this a record is rejected; below, NaNs are interpolated
     flat_mv: float  # a lead whose peak-to-peak is below this (mV) is flat
+    max_abs_mv: float  # a sample further than this from its lead's median (mV) is not an ECG
     max_reject_frac: float  # more rejected records than this is an error
 
     def __post_init__(self) -> None:
         _check_positive("signal.fs", self.fs)
-        if len(set(x.lower() for x in self.leads)) != len(self.leads) or not self.leads:
-            raise EcgwmError("params.yaml: signal.leads must be a non-empty list of distinct names")
+        _check_positive("signal.duration_s", self.duration_s)
+        if self.n_samples < 1:
+            _fail("signal.duration_s", "at least one sample at signal.fs", self.duration_s)
+        if not self.leads or len({x.lower() for x in self.leads}) != len(self.leads) or not all(self.leads):
+            _fail("signal.leads", "a non-empty list of distinct lead names", self.leads)
         _check_prob("signal.max_nan_frac", self.max_nan_frac)
+        _check_positive("signal.flat_mv", self.flat_mv)
+        _check_positive("signal.max_abs_mv", self.max_abs_mv)
+        if self.max_abs_mv <= self.flat_mv:
+            _fail("signal.max_abs_mv", f"larger than signal.flat_mv={self.flat_mv}", self.max_abs_mv)
         _check_prob("signal.max_reject_frac", self.max_reject_frac)
 
     @property
@@ -96,16 +174,31 @@ class SignalConfig:
 class PairsConfig:
     max_gap_days: Optional[float]  # null: every consecutive pair, whatever the gap
 
+    def __post_init__(self) -> None:
+        if self.max_gap_days is not None:
+            _check_nonneg("pairs.max_gap_days", self.max_gap_days)
+
+
+ENCODER_NAMES = ("xresnet1d50", "xresnet1d101")  # models/xresnet1d.ENCODERS (checked there to agree)
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     encoder: str  # a key of models.xresnet1d.ENCODERS
-    kernel: int
+    kernel: int  # odd, so a 'same' padding keeps the length
     width: int  # bottleneck width; h has width x 4 dimensions
     proj_hidden: int
     z_dim: int
     action_hidden: int
     pred_hidden: int
+
+    def __post_init__(self) -> None:
+        _check_choice("model.encoder", self.encoder, ENCODER_NAMES)
+        _check_positive("model.kernel", self.kernel)
+        if self.kernel % 2 == 0:
+            _fail("model.kernel", "odd", self.kernel)
+        for key in ("width", "proj_hidden", "z_dim", "action_hidden", "pred_hidden"):
+            _check_positive(f"model.{key}", getattr(self, key))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,7 +209,8 @@ class PretrainConfig:
     weight_decay: float
     warmup_frac: float  # share of steps with linear warm-up, then cosine to min_lr
     min_lr: float
-    crop_s: float  # random window per record and view
+    crop_s: float  # random window per record and view; also the window of the record embedding
+    embed_stride_s: float  # stride of the embedding's sliding windows (src/ecgwm/embedding.py)
     lam: float  # SIGReg weight lambda
     n_slices: int
     n_knots: int
@@ -125,14 +219,25 @@ class PretrainConfig:
     bf16: bool  # bf16 autocast on CUDA (SIGReg stays fp32)
     num_workers: int  # loader processes (0: load in the training process)
     log_every: int  # steps between logged training points
-    monitor_n: int  # validation records for the per-epoch collapse monitor
+    monitor_n: int  # validation pairs / training normals the per-epoch world-model monitor embeds
+    monitor_sets: int  # most frequent label sets in the monitor's combination specificity and realism
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "lr", "crop_s", "n_slices", "log_every", "monitor_n"):
+        for key in ("epochs", "batch_size", "lr", "crop_s", "embed_stride_s", "n_slices", "t_max", "log_every",
+                    "monitor_n", "monitor_sets"):
             _check_positive(f"pretrain.{key}", getattr(self, key))
+        if self.batch_size < 2:
+            _fail("pretrain.batch_size", ">= 2 (BatchNorm and SIGReg need a batch)", self.batch_size)
+        if self.n_knots < 2:
+            _fail("pretrain.n_knots", ">= 2", self.n_knots)
+        _check_nonneg("pretrain.weight_decay", self.weight_decay)
+        _check_nonneg("pretrain.min_lr", self.min_lr)
+        if self.min_lr > self.lr:
+            _fail("pretrain.min_lr", f"<= pretrain.lr={self.lr}", self.min_lr)
         _check_prob("pretrain.lam", self.lam)
         _check_prob("pretrain.warmup_frac", self.warmup_frac)
         _check_device("pretrain.device", self.device)
+        _check_nonneg("pretrain.num_workers", self.num_workers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,20 +256,17 @@ class AugConfig:
     min_count: int  # training records an exact label set needs to be a combination
     max_labels: int  # combinations have 1..max_labels positive labels
     n_combos: int  # keep the most frequent
-    n_total: int  # synthetic embeddings in all
-    chunk_size: int  # rows synthesised per step (bounds memory)
-    dtype: str  # float32 | float16 on disk
-    device: str
-    w_aug: float  # loss weight of a synthetic row in the augmented probe
+    n_total: int  # synthetic embeddings per augmented arm and seed
+    chunk_size: int  # rows synthesised per step (bounds temporary memory; the rows do not depend on it)
+    w_aug: float  # loss weight of a synthetic row in every augmented probe arm
+    smote_k: int  # SMOTE arm: neighbours (same exact label set) to interpolate towards
+    mixup_min: float  # mixup arm: lambda ~ U(mixup_min, 1) on the combination's real embedding
 
     def __post_init__(self) -> None:
-        for key in ("min_count", "max_labels", "n_combos", "n_total", "chunk_size"):
+        for key in ("min_count", "max_labels", "n_combos", "n_total", "chunk_size", "smote_k"):
             _check_positive(f"aug.{key}", getattr(self, key))
-        if self.dtype not in ("float32", "float16"):
-            raise EcgwmError(f"params.yaml: aug.dtype must be float32 or float16, got {self.dtype!r}")
-        if not 0.0 <= self.w_aug <= 1.0:
-            raise EcgwmError(f"params.yaml: aug.w_aug must be in [0, 1], got {self.w_aug!r}")
-        _check_device("aug.device", self.device)
+        _check_prob("aug.w_aug", self.w_aug)
+        _check_prob("aug.mixup_min", self.mixup_min)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,16 +278,23 @@ class ProbeConfig:
     lr: float
     weight_decay: float
     batch_size: int
-    max_epochs: int
-    patience: int  # epochs without a better validation macro AUROC before stopping
+    max_steps: int  # optimiser steps, the same for every arm whatever its number of rows
+    eval_every: int  # steps between validation evaluations
+    patience_steps: int  # steps without a better validation macro AUROC before stopping
     pos_weight_max: float
     device: str
 
     def __post_init__(self) -> None:
-        if self.arch not in ("mlp", "linear"):
-            raise EcgwmError(f"params.yaml: probe.arch must be mlp or linear, got {self.arch!r}")
-        for key in ("hidden", "lr", "batch_size", "max_epochs", "patience", "pos_weight_max"):
+        _check_choice("probe.arch", self.arch, ("mlp", "linear"))
+        for key in ("hidden", "mlp_ratio", "lr", "batch_size", "max_steps", "eval_every", "patience_steps",
+                    "pos_weight_max"):
             _check_positive(f"probe.{key}", getattr(self, key))
+        _check_nonneg("probe.n_blocks", self.n_blocks)
+        _check_nonneg("probe.weight_decay", self.weight_decay)
+        if self.eval_every > self.max_steps:
+            _fail("probe.eval_every", f"<= probe.max_steps={self.max_steps}", self.eval_every)
+        if self.patience_steps < self.eval_every:
+            _fail("probe.patience_steps", f">= probe.eval_every={self.eval_every}", self.patience_steps)
         _check_device("probe.device", self.device)
 
 
@@ -208,39 +317,43 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "lr", "crop_s", "patience", "pos_weight_max", "eval_batch_size"):
             _check_positive(f"finetune.{key}", getattr(self, key))
+        if self.batch_size < 2:
+            _fail("finetune.batch_size", ">= 2 (BatchNorm needs a batch)", self.batch_size)
+        _check_nonneg("finetune.weight_decay", self.weight_decay)
+        _check_nonneg("finetune.min_lr", self.min_lr)
+        if self.min_lr > self.lr:
+            _fail("finetune.min_lr", f"<= finetune.lr={self.lr}", self.min_lr)
         _check_prob("finetune.warmup_frac", self.warmup_frac)
         _check_device("finetune.device", self.device)
+        _check_nonneg("finetune.num_workers", self.num_workers)
 
 
 @dataclasses.dataclass(frozen=True)
-class ReportConfig:
-    n_boot: int  # bootstrap replicates for the 95 % intervals
+class DiagnosticsConfig:
+    realism_n: int  # at most this many real and synthetic rows per combination in the realism statistic
     tsne_n: int  # embeddings in the t-SNE figure
     tsne_aug_frac: float  # share of them that are synthetic
     tsne_perplexity: float
 
     def __post_init__(self) -> None:
+        _check_positive("diagnostics.realism_n", self.realism_n)
+        if self.realism_n < 2:
+            _fail("diagnostics.realism_n", ">= 2", self.realism_n)
+        _check_positive("diagnostics.tsne_n", self.tsne_n)
+        _check_prob("diagnostics.tsne_aug_frac", self.tsne_aug_frac)
+        _check_positive("diagnostics.tsne_perplexity", self.tsne_perplexity)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    n_boot: int  # subject-level bootstrap replicates for every interval and paired difference
+    seeds: list[int]  # every probe arm runs once per seed (dvc.yaml matrix)
+    finetune_seeds: list[int]  # the fine-tuned baselines run once per seed (dvc.yaml matrix)
+
+    def __post_init__(self) -> None:
         _check_positive("report.n_boot", self.n_boot)
-        _check_positive("report.tsne_n", self.tsne_n)
-        _check_prob("report.tsne_aug_frac", self.tsne_aug_frac)
-
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def _check_device(key: str, value: str) -> None:
-    if value not in DEVICES:
-        raise EcgwmError(f"params.yaml: {key} must be one of {DEVICES}, got {value!r}")
-
-
-def _check_positive(key: str, value: float) -> None:
-    if value <= 0:
-        raise EcgwmError(f"params.yaml: {key} must be > 0, got {value!r}")
-
-
-def _check_prob(key: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise EcgwmError(f"params.yaml: {key} must be in [0, 1], got {value!r}")
+        _check_seeds("report.seeds", self.seeds)
+        _check_seeds("report.finetune_seeds", self.finetune_seeds)
 
 
 SECTIONS: dict[str, type] = {
@@ -255,6 +368,7 @@ SECTIONS: dict[str, type] = {
     "aug": AugConfig,
     "probe": ProbeConfig,
     "finetune": FinetuneConfig,
+    "diagnostics": DiagnosticsConfig,
     "report": ReportConfig,
 }
 
@@ -278,7 +392,7 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 
 def build(cls: type, raw: Any, prefix: str) -> Any:
-    """Build dataclass `cls` from a mapping, rejecting unknown/missing keys and wrong types."""
+    """Build dataclass `cls` from a mapping, rejecting unknown/missing keys, wrong types and bad values."""
     if not isinstance(raw, dict):
         raise EcgwmError(f"params.yaml: {prefix} must be a mapping")
     hints = typing.get_type_hints(cls)
@@ -307,7 +421,10 @@ def read_yaml(path: str | Path) -> dict:
     if not path.exists():
         raise EcgwmError(f"{path}: params file not found")
     with open(path) as f:
-        raw = yaml.safe_load(f) or {}
+        try:
+            raw = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise EcgwmError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
     if not isinstance(raw, dict):
         raise EcgwmError(f"{path}: must hold a mapping of sections")
     return raw
@@ -318,6 +435,9 @@ def validate_all(raw: dict) -> None:
     unknown = sorted(set(raw) - set(SECTIONS) - {"seed"})
     if unknown:
         raise EcgwmError(f"params.yaml: unknown section {unknown[0]!r} (known: seed, {', '.join(SECTIONS)})")
+    if "seed" not in raw:
+        raise EcgwmError("params.yaml: missing key seed")
+    _check_seed("seed", raw["seed"])
     for name, cls in SECTIONS.items():
         if name in raw:
             build(cls, raw[name], name)
@@ -327,8 +447,6 @@ def load(*sections: str, path: str | Path = "params.yaml") -> tuple[int, dict[st
     """Return (seed, {section: config}) for the sections a stage reads; validates the whole file."""
     raw = read_yaml(path)
     validate_all(raw)
-    if not isinstance(raw.get("seed"), int):
-        raise EcgwmError("params.yaml: seed must be an integer")
     out = {}
     for name in sections:
         if name not in raw:

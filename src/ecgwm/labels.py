@@ -147,6 +147,20 @@ def build(df: pd.DataFrame, cfg: IcdConfig) -> tuple[pd.DataFrame, dict]:
     return table, names
 
 
+RECORD_COLUMNS = ["study_id", "subject_id", "ecg_time", "fold", "split"]
+
+
+def records_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The labels table without its labels: which record each row is, and its split."""
+    return table[RECORD_COLUMNS].copy()
+
+
+def split_rows(table: pd.DataFrame, split: str, usable: np.ndarray | None = None) -> np.ndarray:
+    """Rows of a split (train | val | test), optionally only those marked usable (e.g. a finite embedding)."""
+    mask = (table["split"] == split).to_numpy()
+    return np.flatnonzero(mask if usable is None else mask & usable)
+
+
 def label_codes(table: pd.DataFrame) -> list[str]:
     return [c[2:] for c in table.columns if c.startswith("y_")]
 
@@ -157,7 +171,8 @@ def label_matrix(table: pd.DataFrame) -> np.ndarray:
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
+    """labels.parquet, or records.parquet (the same rows without label columns)."""
     path = Path(path)
     if not path.exists():
-        raise EcgwmError(f"{path}: labels table not found (run the icd_map stage)")
+        raise EcgwmError(f"{path}: table not found (run the icd_map stage)")
     return pd.read_parquet(path)

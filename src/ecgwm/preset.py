@@ -2,34 +2,69 @@
 
 A preset only overrides keys that already exist; the result is validated before it is written,
 so `dvc repro` / `dvc exp run` then run the preset and `git diff params.yaml` shows what changed.
+params.yaml is edited in place with a round-trip YAML parser: its comments and layout stay.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ecgwm import config
 from ecgwm.errors import EcgwmError
 
 
-def merge(base: dict, over: dict, prefix: str = "") -> dict:
-    out = copy.deepcopy(base)
+def _plain(value: Any) -> Any:
+    """A value as the round-trip dumper should write it (lists in flow style, like params.yaml)."""
+    if isinstance(value, list):
+        seq = CommentedSeq(value)
+        seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _float(representer, value: float):
+    """Floats that YAML 1.1 readers (PyYAML) also read as floats: 1e-05 -> 1.0e-05."""
+    text = repr(value)
+    if "e" in text and "." not in text.split("e")[0]:
+        text = text.replace("e", ".0e", 1)
+    return representer.represent_scalar("tag:yaml.org,2002:float", text)
+
+
+def _null(representer, value: None):
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+def round_trip() -> YAML:
+    """A YAML reader/writer that keeps comments, key order and flow lists."""
+    rt = YAML()
+    rt.width = 4096
+    rt.representer.add_representer(float, _float)
+    rt.representer.add_representer(type(None), _null)
+    return rt
+
+
+def merge(base: dict, over: dict, prefix: str = "") -> None:
+    """Override `base` (a round-trip mapping) in place with the keys of `over`; unknown keys are errors."""
     for key, value in over.items():
         name = f"{prefix}{key}"
-        if key not in out:
+        if key not in base:
             raise EcgwmError(f"preset: unknown key {name}")
         if isinstance(value, dict):
-            if not isinstance(out[key], dict):
+            if not isinstance(base[key], dict):
                 raise EcgwmError(f"preset: {name} is not a section")
-            out[key] = merge(out[key], value, f"{name}.")
+            merge(base[key], value, f"{name}.")
+        elif isinstance(base[key], dict):
+            raise EcgwmError(f"preset: {name} is a section, not a value")
         else:
-            out[key] = value
-    return out
+            base[key] = _plain(value)
 
 
 def apply(name_or_path: str, params: Path = Path("params.yaml"), presets: Path = Path("presets")) -> dict:
@@ -39,16 +74,24 @@ def apply(name_or_path: str, params: Path = Path("params.yaml"), presets: Path =
     if not src.exists():
         known = ", ".join(sorted(p.stem for p in presets.glob("*.yaml")))
         raise EcgwmError(f"{src}: no such preset (known: {known})")
-    merged = merge(config.read_yaml(params), yaml.safe_load(src.read_text()) or {})
+    rt = round_trip()
+    doc: CommentedMap = rt.load(Path(params).read_text())
+    over = yaml.safe_load(src.read_text()) or {}
+    if not isinstance(over, dict):
+        raise EcgwmError(f"{src}: a preset must hold a mapping of sections")
+    merge(doc, over)
+    buf = io.StringIO()
+    rt.dump(doc, buf)
+    text = buf.getvalue()
+    merged = yaml.safe_load(text)
     config.validate_all(merged)
-    params.write_text(f"# preset {src.stem} applied over the defaults by `python -m ecgwm.preset`\n"
-                      + yaml.safe_dump(merged, sort_keys=False))
+    Path(params).write_text(text)
     return merged
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("preset", help="a name in presets/ (tiny, paper, ...) or a YAML path")
+    ap.add_argument("preset", help="a name in presets/ (tiny, study, paper, ...) or a YAML path")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args()
     try:

@@ -10,10 +10,14 @@ No stop-gradient; SIGReg only on encoder-side embeddings, never on the predictio
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from ecgwm.config import ModelConfig
+from ecgwm.errors import EcgwmError
+from ecgwm.io import atomic_path
 from ecgwm.models.sigreg import SIGReg
 from ecgwm.models.xresnet1d import ENCODERS
 
@@ -77,3 +81,39 @@ class WorldModelLoss(nn.Module):
         pred = (z_hat.float() - z_t1.float()).pow(2).mean()
         sig = self.sigreg(z_t, step) + self.sigreg(z_t1, step)
         return {"loss": (1 - self.lam) * pred + self.lam * sig, "pred": pred, "sigreg": sig}
+
+
+PARTS = ("encoder", "projector", "action_encoder", "predictor")
+FORMAT = "ecgwm.world_model/1"
+
+
+def save_world_model(path: Path, model: WorldModel, config: dict, label_codes: list[str], stats: dict,
+                     summary: dict) -> None:
+    """One file, loadable with torch.load(weights_only=True): the four state dicts, the resolved config
+    (model, pretrain, seed), the label codes the actions index, and the scaler the encoder expects."""
+    model = model.to("cpu")
+    doc = {
+        "format": FORMAT,
+        **{part: getattr(model, part).state_dict() for part in PARTS},
+        "config": config,
+        "label_codes": list(label_codes),
+        "signal": {"leads": list(stats["leads"]), "fs": int(stats["fs"]), "mean": list(stats["mean"]),
+                   "std": list(stats["std"])},
+        "summary": {k: float(v) for k, v in summary.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(doc, tmp)
+
+
+def load_world_model(path: Path) -> tuple[WorldModel, dict]:
+    """-> (model in eval mode on CPU, the saved document without the state dicts)."""
+    if not Path(path).exists():
+        raise EcgwmError(f"{path}: world model not found (run the pretrain stage)")
+    doc = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise EcgwmError(f"{path}: not an ecgwm world model")
+    model = WorldModel(ModelConfig(**doc["config"]["model"]), len(doc["label_codes"]), len(doc["signal"]["leads"]))
+    for part in PARTS:
+        getattr(model, part).load_state_dict(doc[part])
+    meta = {k: v for k, v in doc.items() if k not in PARTS}
+    return model.eval(), meta

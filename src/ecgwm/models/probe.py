@@ -39,6 +39,3 @@ def build_probe(arch: str, in_dim: int, n_labels: int, hidden: int, n_blocks: in
     if arch == "linear":
         return nn.Linear(in_dim, n_labels)
     raise ValueError(f"probe.arch must be mlp or linear, got {arch!r}")
-
-
-PROBES = ("mlp", "linear")

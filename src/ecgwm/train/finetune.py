@@ -21,7 +21,7 @@ from ecgwm.models.xresnet1d import ENCODERS
 from ecgwm.train import runtime
 from ecgwm.train.batches import RecordBatches, RecordCropBatches
 from ecgwm.train.curves import Curves
-from ecgwm.train.probe import pos_weight, weighted_bce
+from ecgwm.losses import pos_weight, weighted_bce
 
 log = logging.getLogger("ecgwm.finetune")
 INITS = ("lejepa", "scratch")
@@ -105,7 +105,7 @@ def train(init: str, cache_path: str, stats: dict, fs: int, rows: dict[str, np.n
         if stopper.update(val, epoch, model):
             break
     model.load_state_dict(stopper.state)
-    summary = {"best_epoch": stopper.best_epoch, "epochs_run": epoch + 1, "val_macro_auroc": float(stopper.best)}
+    summary = {"best_epoch": stopper.best_at, "epochs_run": epoch + 1, "val_macro_auroc": float(stopper.best)}
     curves.summary(summary)
     curves.end()
     return model, summary, predict(model, cache_path, rows["test"], stats, cfg, rt)

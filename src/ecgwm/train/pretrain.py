@@ -13,46 +13,104 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from ecgwm import diagnostics, embedding
 from ecgwm.config import ModelConfig, PretrainConfig
 from ecgwm.errors import EcgwmError
 from ecgwm.models.lejepa import WorldModel, WorldModelLoss
 from ecgwm.train import runtime
-from ecgwm.train.batches import PairBatches, RecordBatches
+from ecgwm.train.batches import PairBatches
 from ecgwm.train.curves import Curves
 
 log = logging.getLogger("ecgwm.pretrain")
 
 
 @dataclasses.dataclass
+class Monitor:
+    """The fixed records the per-epoch world-model monitor embeds (positions index `rows`):
+    validation pairs, training normals, and training members of the most frequent label sets."""
+
+    rows: np.ndarray  # unique cache rows, embedded once per epoch
+    pair_t: np.ndarray
+    pair_t1: np.ndarray
+    pair_actions: np.ndarray  # (P, C)
+    normal: np.ndarray
+    members: list[np.ndarray]  # per label set
+    set_actions: np.ndarray  # (K, C) multi-hot of each label set
+
+
+@dataclasses.dataclass
 class Inputs:
     cache_path: Path
-    n_samples: int  # T of the cache
     stats: dict  # per-lead standardisation
-    pairs: pd.DataFrame
+    pairs: pd.DataFrame  # training pairs
     actions: np.ndarray  # (P, C) int8
-    monitor_rows: np.ndarray  # validation rows for the collapse monitor
+    monitor: Monitor
     label_codes: list[str]
     fs: int
 
 
-def effective_rank(z: torch.Tensor) -> float:
-    """exp(entropy) of the normalised singular values of centred z: D for isotropic, 1 if collapsed."""
-    s = torch.linalg.svdvals(z - z.mean(0))
-    p = s / s.sum().clamp_min(1e-12)
-    return float(torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()))
+def frequent_sets(y: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, ...]]:
+    """The k most frequent non-empty exact label sets among `rows` (ties by the set itself)."""
+    sets, counts = np.unique(y[rows].astype(np.uint8), axis=0, return_counts=True)
+    keep = sets.any(axis=1)
+    ranked = sorted(zip(counts[keep].tolist(), [tuple(np.flatnonzero(s).tolist()) for s in sets[keep]]),
+                    key=lambda cs: (-cs[0], cs[1]))
+    return [s for _, s in ranked[:k]]
+
+
+def build_monitor(y: np.ndarray, split: np.ndarray, valid: np.ndarray, val_pairs: pd.DataFrame, n: int,
+                  n_sets: int, seed: int) -> Monitor:
+    """At most n validation pairs, n training normals, and n // n_sets members of each of the n_sets
+    most frequent label sets (seeded choices, so every epoch looks at the same records)."""
+    rng = np.random.default_rng([seed, 3])
+    take = lambda a, k: np.sort(rng.choice(a, min(k, len(a)), replace=False)) if len(a) else a  # noqa: E731
+    vp = val_pairs.iloc[take(np.arange(len(val_pairs)), n)]
+    train = np.flatnonzero((split == "train") & valid)
+    normal = take(train[~y[train].any(axis=1)], n)
+    sets = frequent_sets(y, train, n_sets)
+    members = []
+    for labels in sets:
+        target = np.zeros(y.shape[1], bool)
+        target[list(labels)] = True
+        members.append(take(train[(y[train].astype(bool) == target).all(axis=1)], max(2, n // max(1, n_sets))))
+    parts = [vp["idx_t"].to_numpy(), vp["idx_t1"].to_numpy(), normal, *members]
+    rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    pos = lambda a: np.searchsorted(rows, a)  # noqa: E731
+    act = np.zeros((len(sets), y.shape[1]), np.float32)
+    for i, labels in enumerate(sets):
+        act[i, list(labels)] = 1.0
+    return Monitor(rows, pos(vp["idx_t"].to_numpy()), pos(vp["idx_t1"].to_numpy()),
+                   (y[vp["idx_t1"].to_numpy()].astype(np.int8) - y[vp["idx_t"].to_numpy()].astype(np.int8)),
+                   pos(normal), [pos(m) for m in members], act)
 
 
 @torch.no_grad()
-def collapse_monitor(model: WorldModel, inp: Inputs, rt: runtime.Runtime, crop_len: int) -> dict[str, float]:
-    """Per-dimension std and effective rank of z on a fixed validation batch (centre crops)."""
-    model.eval()
-    ds = RecordBatches(str(inp.cache_path), inp.monitor_rows, inp.stats, batch_size=len(inp.monitor_rows), length=crop_len)
-    with rt.autocast():
-        _, z = model.embed(ds[0].to(rt.device))
+def world_model_monitor(model: WorldModel, inp: Inputs, rt: runtime.Runtime, crop_len: int, stride: int,
+                        batch_size: int, sigreg: torch.nn.Module, seed: int) -> dict[str, float]:
+    """Collapse, skill, action sensitivity, specificity and realism on the monitor's records, with
+    the same embedding definition the embed stage exports (sliding windows)."""
+    mon = inp.monitor
+    _, z = embedding.embed_rows(model, inp.cache_path, mon.rows, inp.stats, crop_len, stride, batch_size, rt)
     model.train()
-    z = z.float()
     std = z.std(0)
-    return {"val_z_std_mean": float(std.mean()), "val_z_std_min": float(std.min()), "val_z_eff_rank": effective_rank(z)}
+    out = {"val_z_std_mean": float(std.mean()), "val_z_std_min": float(std.min()),
+           "val_z_eff_rank": diagnostics.effective_rank(z), "val_z_sigreg": float(sigreg(torch.from_numpy(z).to(rt.device), 0))}
+    if len(mon.pair_t):
+        pm = diagnostics.pair_metrics(model, z[mon.pair_t], z[mon.pair_t1], mon.pair_actions)
+        out |= {f"val_{k}": pm[k] for k in ("skill_vs_identity", "skill_vs_blind", "action_sensitivity",
+                                           "zero_action_shift")}
+    if len(mon.members) > 1 and len(mon.normal) > 1:
+        z_normal = z[mon.normal]
+        shifts = diagnostics.synthetic_shifts(model, z_normal, mon.set_actions)
+        matrix = diagnostics.cosine_matrix(shifts, diagnostics.real_shifts(z, mon.members, mon.normal))
+        out["specificity"] = diagnostics.specificity(matrix)["score"]
+        zn = torch.from_numpy(z_normal).to(rt.device)
+        synth = np.concatenate([model.predict(zn, torch.from_numpy(a).to(rt.device).expand(len(zn), -1)).float().cpu().numpy()
+                                for a in mon.set_actions])
+        combo = np.repeat(np.arange(len(mon.set_actions)), len(zn))
+        out["realism_nn"] = diagnostics.realism(z, mon.members, synth, combo, max_per_combo=len(zn), seed=seed)
+    model.train()
+    return out
 
 
 def build_model(cfg: ModelConfig, n_labels: int, n_leads: int, seed: int) -> WorldModel:
@@ -63,7 +121,7 @@ def build_model(cfg: ModelConfig, n_labels: int, n_leads: int, seed: int) -> Wor
 def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: runtime.Runtime,
           ckpt_path: Path, live_dir: Path | None) -> tuple[WorldModel, dict]:
     """Train (or resume) and return the unwrapped model and a summary of the run."""
-    crop_len = int(round(cfg.crop_s * inp.fs))
+    crop_len, stride = embedding.window_and_stride(cfg.crop_s, cfg.embed_stride_s, inp.fs)
     ds = PairBatches(str(inp.cache_path), inp.pairs["idx_t"].to_numpy(), inp.pairs["idx_t1"].to_numpy(), inp.actions,
                      inp.stats, cfg.batch_size, crop_len, seed, rt.rank, rt.world)
     steps_per_epoch = len(ds)
@@ -122,7 +180,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
                 curves.log(step, row)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", pred=f"{row['pred']:.3f}", sig=f"{row['sigreg']:.2f}")
         if rt.is_main:
-            mon = collapse_monitor(runtime.unwrap(ddp), inp, rt, crop_len)
+            mon = world_model_monitor(runtime.unwrap(ddp), inp, rt, crop_len, stride, cfg.batch_size, crit.sigreg, seed)
             curves.log((epoch + 1) * steps_per_epoch - 1, mon | {"epoch": epoch + 1})
             log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v:.3f}" for k, v in mon.items()))
             runtime.save_checkpoint(ckpt_path, {
@@ -143,7 +201,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
         summary |= {k: last[k] for k in ("loss", "pred", "sigreg")}
         mons = [r for r in curves.history if "val_z_eff_rank" in r]
         if mons:
-            summary |= {k: mons[-1][k] for k in ("val_z_std_mean", "val_z_std_min", "val_z_eff_rank")}
+            summary |= {k: v for k, v in mons[-1].items() if k not in ("step", "epoch")}
     curves.summary({k: v for k, v in summary.items() if k != "pairs_per_s"})
     curves.end()
     return final, summary
@@ -160,35 +218,3 @@ def _plain_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
         else:
             _plain_batchnorm(child)
     return model
-
-
-def save_world_model(path: Path, model: WorldModel, mcfg: ModelConfig, cfg: PretrainConfig, seed: int,
-                     label_codes: list[str], stats: dict, summary: dict) -> None:
-    """One file, loadable with torch.load(weights_only=True): state dicts, config, labels, scaler."""
-    model = model.to("cpu")
-    doc = {
-        "format": "ecgwm.world_model/1",
-        "encoder": model.encoder.state_dict(), "projector": model.projector.state_dict(),
-        "action_encoder": model.action_encoder.state_dict(), "predictor": model.predictor.state_dict(),
-        "config": {"model": dataclasses.asdict(mcfg), "pretrain": dataclasses.asdict(cfg), "seed": seed},
-        "label_codes": list(label_codes),
-        "signal": {"leads": list(stats["leads"]), "fs": int(stats["fs"]), "mean": list(stats["mean"]),
-                   "std": list(stats["std"])},
-        "summary": {k: float(v) for k, v in summary.items()},
-    }
-    runtime.save_checkpoint(path, doc)
-
-
-def load_world_model(path: Path) -> tuple[WorldModel, dict]:
-    """-> (model in eval mode on CPU, the saved document without the state dicts)."""
-    if not Path(path).exists():
-        raise EcgwmError(f"{path}: world model not found (run the pretrain stage)")
-    doc = torch.load(path, map_location="cpu", weights_only=True)
-    if doc.get("format") != "ecgwm.world_model/1":
-        raise EcgwmError(f"{path}: not an ecgwm world model")
-    mcfg = ModelConfig(**doc["config"]["model"])
-    model = WorldModel(mcfg, len(doc["label_codes"]), len(doc["signal"]["leads"]))
-    for part in ("encoder", "projector", "action_encoder", "predictor"):
-        getattr(model, part).load_state_dict(doc[part])
-    meta = {k: v for k, v in doc.items() if k not in ("encoder", "projector", "action_encoder", "predictor")}
-    return model.eval(), meta

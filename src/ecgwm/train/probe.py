@@ -1,8 +1,11 @@
 """The probe on frozen embeddings: weighted BCE, AdamW + cosine, early stopping on validation AUROC.
 
-Real and synthetic rows share one index space and are shuffled together, so every batch mixes
-them; synthetic rows weigh `w_aug` in the loss. Synthetic embeddings stay memory-mapped on the
-CPU (gathered per batch), or move to the GPU whole when there is one.
+Every arm (real-only, dynamics augmentation, each oversampling baseline) trains for the same
+budget counted in optimiser steps, evaluates every `eval_every` steps and stops after
+`patience_steps` steps without a better validation macro AUROC, whatever its number of rows: an
+arm with 3x the rows does not get 3x the updates. Real and synthetic rows live in one tensor on
+the device and are shuffled together, so every batch mixes them; synthetic rows weigh `w_aug`.
+Batches are drawn on the device (no per-step host work); the loss is read back only at evaluations.
 """
 
 from __future__ import annotations
@@ -12,111 +15,68 @@ import logging
 import math
 
 import numpy as np
-import pandas as pd
 import torch
-from torch.nn import functional as F
 from tqdm import tqdm
 
 from ecgwm.config import ProbeConfig
 from ecgwm.errors import EcgwmError
+from ecgwm.losses import pos_weight, weighted_bce
 from ecgwm.metrics import macro_auroc
 from ecgwm.models.probe import build_probe
 from ecgwm.train.curves import Curves
 from ecgwm.train.runtime import EarlyStopping, Runtime
 
 log = logging.getLogger("ecgwm.probe")
+SPLITS = ("train", "val", "test")
 
 
 @dataclasses.dataclass
 class ProbeData:
-    x_train: np.ndarray  # (N, D) real training embeddings
+    x_train: np.ndarray  # (N, D) real training features
     y_train: np.ndarray  # (N, C)
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
     test_rows: np.ndarray  # rows of the labels table
-    x_aug: np.ndarray | None = None  # (M, D) synthetic, usually memory-mapped
-    aug_combo: np.ndarray | None = None  # (M,) combination index
-    combo_y: np.ndarray | None = None  # (K, C) multi-hot of each combination
+    x_aug: np.ndarray | None = None  # (M, D) synthetic
+    y_aug: np.ndarray | None = None  # (M, C) their labels (the combination)
     w_aug: float = 0.0
 
     @classmethod
     def from_splits(cls, x: np.ndarray, y: np.ndarray, rows: dict[str, np.ndarray]) -> "ProbeData":
         """Real features and labels of the train / val / test rows of the labels table."""
-        part = {s: (np.asarray(x[rows[s]], np.float32), y[rows[s]]) for s in ("train", "val", "test")}
+        part = {s: (np.asarray(x[rows[s]], np.float32), y[rows[s]]) for s in SPLITS}
         return cls(*part["train"], *part["val"], *part["test"], test_rows=rows["test"])
 
 
-def split_rows(table: pd.DataFrame, z: np.ndarray, split: str) -> np.ndarray:
-    """Rows of a split whose embedding exists (rejected records are NaN)."""
-    rows = np.flatnonzero((table["split"] == split).to_numpy())
-    return rows[np.isfinite(z[rows]).all(axis=1)]
-
-
-def pos_weight(y: np.ndarray, cap: float) -> np.ndarray:
-    """min(neg / pos, cap) per label from REAL training labels; a label with no positive gets the cap."""
-    pos = y.sum(0).astype(np.float64)
-    neg = len(y) - pos
-    with np.errstate(divide="ignore"):
-        return np.minimum(np.where(pos > 0, neg / np.maximum(pos, 1), cap), cap).astype(np.float32)
-
-
-def weighted_bce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, pw: torch.Tensor) -> torch.Tensor:
-    """mean_i w_i * mean_c BCE(logits_ic, y_ic; pos_weight_c)."""
-    per = F.binary_cross_entropy_with_logits(logits, y, pos_weight=pw, reduction="none").mean(dim=1)  # (B,)
-    return (w * per).mean()
-
-
-def _to_device(x: np.ndarray, device: torch.device, chunk: int = 1 << 18) -> torch.Tensor:
-    """Copy a (memory-mapped) array to the GPU in chunks, so host memory stays bounded."""
-    out = torch.empty(x.shape, dtype=torch.float32, device=device)
-    for i in range(0, len(x), chunk):
-        out[i:i + chunk] = torch.from_numpy(np.array(x[i:i + chunk], np.float32)).to(device)
-    return out
-
-
-class Rows:
-    """Gathers batches from real (in memory) and synthetic (memory-mapped) rows by global index."""
-
-    def __init__(self, data: ProbeData, device: torch.device):
-        self.n_real = len(data.x_train)
-        self.n_aug = 0 if data.x_aug is None else len(data.x_aug)
-        self.device = device
-        self.x_real = torch.from_numpy(np.ascontiguousarray(data.x_train, np.float32)).to(device)
-        self.y_real = torch.from_numpy(data.y_train.astype(np.float32)).to(device)
-        self.w_aug = data.w_aug
-        if self.n_aug:
-            self.combo_y = torch.from_numpy(data.combo_y.astype(np.float32)).to(device)
-            self.aug_combo = torch.from_numpy(data.aug_combo.astype(np.int64)).to(device)
-            self.x_aug = _to_device(data.x_aug, device) if device.type == "cuda" else data.x_aug
-
-    def __len__(self) -> int:
-        return self.n_real + self.n_aug
-
-    def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        real, aug = idx[idx < self.n_real], idx[idx >= self.n_real] - self.n_real
-        xs, ys, ws = [self.x_real[real]], [self.y_real[real]], [torch.ones(len(real), device=self.device)]
-        if len(aug):
-            if isinstance(self.x_aug, torch.Tensor):
-                xs.append(self.x_aug[torch.from_numpy(aug).to(self.device)].float())
-            else:
-                order = np.argsort(aug)
-                xa = np.empty((len(aug), self.x_aug.shape[1]), np.float32)
-                xa[order] = self.x_aug[aug[order]]
-                xs.append(torch.from_numpy(xa).to(self.device))
-            ys.append(self.combo_y[self.aug_combo[torch.from_numpy(aug).to(self.device)]])
-            ws.append(torch.full((len(aug),), self.w_aug, device=self.device))
-        return torch.cat(xs), torch.cat(ys), torch.cat(ws)
+def training_set(data: ProbeData, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x, y, w) of every training row on the device: real rows weigh 1, synthetic rows w_aug."""
+    xs, ys = [data.x_train], [data.y_train]
+    ws = [np.ones(len(data.x_train), np.float32)]
+    if data.x_aug is not None and len(data.x_aug):
+        xs.append(data.x_aug)
+        ys.append(data.y_aug)
+        ws.append(np.full(len(data.x_aug), data.w_aug, np.float32))
+    x = torch.cat([torch.from_numpy(np.asarray(a, np.float32)).to(device) for a in xs])
+    y = torch.cat([torch.from_numpy(np.asarray(a, np.float32)).to(device) for a in ys])
+    w = torch.cat([torch.from_numpy(a).to(device) for a in ws])
+    return x, y, w
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, x: np.ndarray, device: torch.device, batch: int = 8192) -> np.ndarray:
+def predict(model: torch.nn.Module, x: np.ndarray | torch.Tensor, device: torch.device, batch: int = 65536) -> np.ndarray:
+    """Sigmoid probabilities (N, C)."""
     model.eval()
-    out = [torch.sigmoid(model(torch.from_numpy(np.asarray(x[i:i + batch], np.float32)).to(device))).cpu().numpy()
-           for i in range(0, len(x), batch)]
+    x = torch.as_tensor(np.asarray(x, np.float32) if isinstance(x, np.ndarray) else x, device=device)
+    out = torch.cat([torch.sigmoid(model(x[i:i + batch])) for i in range(0, len(x), batch)])
     model.train()
-    return np.concatenate(out)
+    return out.cpu().numpy()
+
+
+def lr_at(step: int, cfg: ProbeConfig) -> float:
+    """Cosine from probe.lr to 0 over probe.max_steps."""
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.max_steps))
 
 
 def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_dir=None):
@@ -130,41 +90,44 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
     model = build_probe(cfg.arch, data.x_train.shape[1], n_labels, cfg.hidden, cfg.n_blocks, cfg.mlp_ratio).to(rt.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     pw = torch.from_numpy(pos_weight(data.y_train, cfg.pos_weight_max)).to(rt.device)
-    rows = Rows(data, rt.device)
-    steps = max(1, len(rows) // cfg.batch_size)
+    x, y, w = training_set(data, rt.device)
+    x_val = torch.from_numpy(np.asarray(data.x_val, np.float32)).to(rt.device)
+    n, bs = len(x), min(cfg.batch_size, len(x))
+    gen = torch.Generator(device=rt.device).manual_seed(seed)
     curves = Curves(live_dir)
-    stopper = EarlyStopping(cfg.patience)
-    bar = tqdm(range(cfg.max_epochs), desc="probe", unit="epoch", mininterval=2.0)
-    for epoch in bar:
-        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * epoch / cfg.max_epochs))
+    stopper = EarlyStopping(max(1, cfg.patience_steps // cfg.eval_every))
+    loss_sum, perm, pos, step, last_eval = torch.zeros((), device=rt.device), None, n, 0, 0
+    bar = tqdm(total=cfg.max_steps, desc="probe", unit="step", mininterval=2.0)
+    while step < cfg.max_steps:
+        if pos + bs > n:  # a new pass over the rows (the ragged tail of the last one is skipped)
+            perm, pos = torch.randperm(n, generator=gen, device=rt.device), 0
+        idx = perm[pos:pos + bs]
+        pos += bs
         for g in opt.param_groups:
-            g["lr"] = lr
-        perm = np.random.default_rng([seed, epoch]).permutation(len(rows))
-        total = 0.0
-        for b in range(steps):
-            x, y, w = rows.batch(perm[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-            loss = weighted_bce(model(x), y, w, pw)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-        val = macro_auroc(data.y_val, predict(model, data.x_val, rt.device)).macro
-        if math.isnan(val):
-            raise EcgwmError("probe: no label has both positive and negative records in the validation fold")
-        curves.log(epoch, {"train_loss": total / steps, "val_macro_auroc": val, "lr": lr})
-        bar.set_postfix(loss=f"{total / steps:.4f}", val_auroc=f"{val:.4f}", best=f"{max(val, stopper.best):.4f}")
-        if stopper.update(val, epoch, model):
-            break
+            g["lr"] = lr_at(step, cfg)
+        loss = weighted_bce(model(x[idx]), y[idx], w[idx], pw)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.detach()
+        step += 1
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            val = macro_auroc(data.y_val, predict(model, x_val, rt.device)).macro
+            if math.isnan(val):
+                raise EcgwmError("probe: no label has both positive and negative records in the validation fold")
+            since, last_eval = step - last_eval, step
+            curves.log(step, {"train_loss": float(loss_sum) / since, "val_macro_auroc": val, "lr": lr_at(step - 1, cfg)})
+            loss_sum.zero_()
+            bar.update(since)
+            bar.set_postfix(val_auroc=f"{val:.4f}", best=f"{max(val, stopper.best):.4f}")
+            if stopper.update(val, step, model):
+                break
+    bar.close()
     model.load_state_dict(stopper.state)
-    summary = {"best_epoch": stopper.best_epoch, "epochs_run": epoch + 1, "val_macro_auroc": stopper.best,
-               "n_real": rows.n_real, "n_aug": rows.n_aug}
+    summary = {"best_step": stopper.best_at, "steps_run": step, "val_macro_auroc": stopper.best,
+               "n_real": len(data.x_train), "n_aug": 0 if data.x_aug is None else len(data.x_aug),
+               "rows_seen": step * bs}
     curves.summary(summary)
     curves.end()
-    log.info("best epoch %d of %d: validation macro AUROC %.4f", stopper.best_epoch + 1, epoch + 1, stopper.best)
+    log.info("best at step %d of %d: validation macro AUROC %.4f", stopper.best_at, step, stopper.best)
     return model, summary, predict(model, data.x_test, rt.device)
-
-
-def predictions_table(table: pd.DataFrame, rows: np.ndarray, prob: np.ndarray, codes: list[str]) -> pd.DataFrame:
-    """Test-fold predictions: row, study_id, and one p_<code> column per label."""
-    out = pd.DataFrame({"row": rows.astype(np.int64), "study_id": table["study_id"].to_numpy()[rows]})
-    return pd.concat([out, pd.DataFrame(prob.astype(np.float32), columns=[f"p_{c}" for c in codes])], axis=1)

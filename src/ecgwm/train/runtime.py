@@ -69,16 +69,16 @@ def lr_at(step: int, total: int, lr: float, min_lr: float, warmup_frac: float) -
 
 
 class EarlyStopping:
-    """Keeps the best-scoring epoch's weights; says when `patience` epochs brought nothing better."""
+    """Keeps the best-scoring evaluation's weights; says when `patience` evaluations brought nothing better."""
 
     def __init__(self, patience: int):
         self.patience = patience
-        self.best, self.best_epoch, self.state, self.since = -math.inf, -1, None, 0
+        self.best, self.best_at, self.state, self.since = -math.inf, -1, None, 0
 
-    def update(self, score: float, epoch: int, model: torch.nn.Module) -> bool:
-        """Record this epoch's score; True when training should stop."""
+    def update(self, score: float, at: int, model: torch.nn.Module) -> bool:
+        """Record the score of the evaluation at `at` (an epoch or a step); True when training should stop."""
         if score > self.best:
-            self.best, self.best_epoch, self.since = score, epoch, 0
+            self.best, self.best_at, self.since = score, at, 0
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return False
         self.since += 1

@@ -1,0 +1,69 @@
+"""diagnostics: does the world model know any dynamics? Skill, action sensitivity, combination
+specificity and realism on the exported embeddings (metrics/world_model.json, plots/specificity.*),
+and the t-SNE of real and synthetic embeddings (plots/tsne.*)."""
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgwm import arms, config, diagnostics, labels, pairs, tsne
+from ecgwm.io import atomic_path, run_stage, write_json
+from ecgwm.models.lejepa import load_world_model
+from ecgwm.models.sigreg import SIGReg
+from ecgwm.train import runtime
+
+REALISM_ARMS = ("dynamics", "blind", "identity")  # the predictor, and the two controls it must beat
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    for name in ("world_model", "embeddings", "labels", "pairs", "combos", "metrics_out", "plots"):
+        ap.add_argument(name, type=Path)
+    args = ap.parse_args()
+    seed, cfg = config.load("diagnostics", "aug")
+    dcfg, acfg = cfg["diagnostics"], cfg["aug"]
+    table = labels.read_labels(args.labels)
+    z = np.load(args.embeddings)
+    y = labels.label_matrix(table)
+    model, meta = load_world_model(args.world_model)
+    combos = pd.read_parquet(args.combos)
+    train = labels.split_rows(table, "train", np.isfinite(z).all(axis=1))
+    normal = train[table["is_normal"].to_numpy()[train]]
+    rt = runtime.setup("cpu", bf16=False)
+    synthetic = {arm: arms.synthesise(arm, z, y, train, normal, combos, acfg.n_total, acfg.chunk_size, seed,
+                                      model=model, device=rt.device, smote_k=acfg.smote_k, mixup_min=acfg.mixup_min)
+                 for arm in REALISM_ARMS}
+    pre = meta["config"]["pretrain"]
+    sigreg = SIGReg(pre["n_slices"], pre["n_knots"], pre["t_max"])
+    doc, matrix = diagnostics.summarise(model, z, y, train, normal, pairs.read_pairs(args.pairs, len(table), "val"),
+                                        combos, synthetic, sigreg, dcfg.realism_n, seed)
+    doc["world_model"] = {k: meta["summary"][k] for k in sorted(meta["summary"])}
+
+    x_dyn = synthetic["dynamics"][0]
+    g_normal, g_abnormal, g_aug = tsne.sample(table["is_normal"].to_numpy(), train, len(x_dyn), dcfg.tsne_n,
+                                              dcfg.tsne_aug_frac, seed)
+    x = np.concatenate([z[g_normal], z[g_abnormal], x_dyn[g_aug]]).astype(np.float32)
+    groups = np.repeat(np.array(tsne.GROUPS), [len(g_normal), len(g_abnormal), len(g_aug)])
+    points = tsne.embed(x, dcfg.tsne_perplexity, seed)
+
+    write_json(args.metrics_out, doc)
+    args.plots.mkdir(parents=True, exist_ok=True)
+    names = combos["codes"].tolist()
+    with atomic_path(args.plots / "specificity.csv") as tmp:
+        pd.DataFrame([{"synthetic": names[i], "real": names[j], "cosine": round(float(matrix[i, j]), 6)}
+                      for i in range(len(names)) for j in range(len(names))]).to_csv(tmp, index=False)
+    with atomic_path(args.plots / "specificity.png") as tmp:
+        diagnostics.specificity_figure(matrix, names, tmp)
+    with atomic_path(args.plots / "tsne.csv") as tmp:
+        pd.DataFrame({"x": points[:, 0].round(4), "y": points[:, 1].round(4), "group": groups}).to_csv(tmp, index=False)
+    with atomic_path(args.plots / "tsne.png") as tmp:
+        tsne.figure(points, groups, tmp)
+    logging.getLogger("ecgwm").info("world model: %s", {k: doc[k] for k in ("val_pairs", "combination_specificity",
+                                                                             "realism_nn")})
+
+
+if __name__ == "__main__":
+    run_stage(main)

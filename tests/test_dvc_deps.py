@@ -1,0 +1,83 @@
+"""dvc.yaml must list, for every stage, each file of `src/ecgwm` its script imports, directly or
+transitively (lazy imports inside functions included): editing one must re-run the stage."""
+
+import ast
+from pathlib import Path
+
+import yaml
+
+from helpers import REPO
+
+SRC = REPO / "src"
+
+
+def module_file(name: str) -> Path | None:
+    """src/ecgwm/a/b.py or src/ecgwm/a/b/__init__.py for module ecgwm.a.b; None if neither exists."""
+    base = SRC.joinpath(*name.split("."))
+    for p in (base.with_suffix(".py"), base / "__init__.py"):
+        if p.is_file():
+            return p
+    return None
+
+
+def imported_modules(path: Path) -> set[str]:
+    """ecgwm modules imported anywhere in the file (top level or inside functions)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "ecgwm"}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ecgwm":
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names if module_file(f"{node.module}.{a.name}")}
+    return out
+
+
+def transitive_files(script: Path) -> set[Path]:
+    seen: set[Path] = set()
+    todo = [script]
+    while todo:
+        f = todo.pop()
+        for mod in imported_modules(f):
+            parts = mod.split(".")
+            for i in range(2, len(parts) + 1):  # a package's __init__ runs too
+                p = module_file(".".join(parts[:i]))
+                if p is not None and p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+    return {p for p in seen if p.stat().st_size > 0}  # empty __init__.py files hold no code
+
+
+def stage_scripts() -> dict[str, tuple[Path, set[str]]]:
+    doc = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    out = {}
+    for name, st in doc["stages"].items():
+        body = st.get("do", st)
+        script = next(w for w in body["cmd"].split() if w.startswith("stages/"))
+        out[name] = (REPO / script, {d for d in body.get("deps", []) if isinstance(d, str)})
+    return out
+
+
+def test_transitive_imports_find_lazy_and_nested_ones(tmp_path):
+    files = {p.relative_to(REPO).as_posix() for p in transitive_files(REPO / "stages" / "cohort.py")}
+    assert "src/ecgwm/data/cohort.py" in files  # imported inside main()
+    assert "src/ecgwm/config.py" in files and "src/ecgwm/errors.py" in files  # via ecgwm.data.source
+
+
+def test_every_stage_lists_every_library_file_it_imports():
+    missing = {}
+    for name, (script, deps) in stage_scripts().items():
+        assert script.relative_to(REPO).as_posix() in deps, f"{name} does not list its script"
+        need = {p.relative_to(REPO).as_posix() for p in transitive_files(script)}
+        if need - deps:
+            missing[name] = sorted(need - deps)
+    assert not missing, f"dvc.yaml misses dependencies: {missing}"
+
+
+def test_stages_list_no_library_file_they_do_not_import():
+    extra = {}
+    for name, (script, deps) in stage_scripts().items():
+        need = {p.relative_to(REPO).as_posix() for p in transitive_files(script)}
+        listed = {d for d in deps if d.startswith("src/")}
+        if listed - need:
+            extra[name] = sorted(listed - need)
+    assert not extra, f"dvc.yaml lists code a stage never imports: {extra}"
