@@ -1,7 +1,7 @@
 """Statistics of Table 1: a subject-level, paired bootstrap of macro AUROC / AUPRC over methods and seeds.
 
-    replicates   draw the test SUBJECTS with replacement (as many draws as subjects); a record's weight
-                 is how often its subject was drawn. One (B, n) weight matrix serves every method and
+    replicates   draw the test SUBJECTS with replacement (as many draws as subjects; one multinomial
+                 draw per replicate); a record's weight is how often its subject was drawn. One (B, n) weight matrix serves every method and
                  seed, so differences between methods are paired.
     per label    exact weighted Mann-Whitney AUROC (ties count 1/2) and weighted average precision
                  (sklearn's step-wise AP at distinct thresholds), for all replicates at once: each
@@ -17,9 +17,11 @@
                  seeds); point = mean over seeds of the full-fold macro, sd over seeds with ddof=1.
     intervals    95 % percentile intervals over the replicates.
     p-value      two-sided, from the bootstrap distribution shifted to the null (Hall & Wilson 1991):
-                 p = (1 + #{b : |D_b - D| >= |D|}) / (1 + B), D the observed difference.
+                 p = (1 + #{b : |D_b - D| >= |D|}) / (1 + B), D the observed difference (the +1s as
+                 in Davison & Hinkley 1997, so p is never 0). Replicates that are NaN (every fixed
+                 label left out) are dropped from intervals and p-values and counted (n_replicates).
 
-Row 0 of every replicate array is the point estimate (all weights 1); rows 1..B are the replicates.
+replicate_macros returns (n_seeds, 1 + B) arrays: column 0 is the full test fold (all weights 1).
 """
 
 from __future__ import annotations
