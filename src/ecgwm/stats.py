@@ -1,0 +1,342 @@
+"""Statistics of Table 1: a subject-level, paired bootstrap of macro AUROC / AUPRC over methods and seeds.
+
+    replicates   draw the test SUBJECTS with replacement (as many draws as subjects; one multinomial
+                 draw per replicate); a record's weight is how often its subject was drawn. One (B, n) weight matrix serves every method and
+                 seed, so differences between methods are paired.
+    per label    exact weighted Mann-Whitney AUROC (ties count 1/2) and weighted average precision
+                 (sklearn's step-wise AP at distinct thresholds), for all replicates at once: each
+                 prediction's tie structure is computed once per label, and a replicate's weights are
+                 summed into its tie groups by one sparse product, then cumulated. Equal to sklearn on
+                 the data with every record repeated as often as its subject was drawn.
+    macro        the mean over a FIXED label set: the labels with >= 1 positive and >= 1 negative in
+                 the full test fold. A fixed-set label with no positive (or no negative) weight in a
+                 replicate is left out of that replicate's mean, which is then the mean over the
+                 remaining fixed-set labels. The labels are shared, so the same labels are left out
+                 for every method of a replicate and differences stay paired.
+    seeds        a method's value in a replicate is the mean over its seeds (same replicates for all
+                 seeds); point = mean over seeds of the full-fold macro, sd over seeds with ddof=1.
+    intervals    95 % percentile intervals over the replicates.
+    p-value      two-sided, from the bootstrap distribution shifted to the null (Hall & Wilson 1991):
+                 p = (1 + #{b : |D_b - D| >= |D|}) / (1 + B), D the observed difference (the +1s as
+                 in Davison & Hinkley 1997, so p is never 0). Replicates that are NaN (every fixed
+                 label left out) are dropped from intervals and p-values and counted (n_replicates).
+
+replicate_macros returns (n_seeds, 1 + B) arrays: column 0 is the full test fold (all weights 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+METRICS = ("auroc", "auprc")
+_BLOCK = 1 << 22  # records x replicates held at once in the per-label cumulative sums
+
+
+def subject_weights(subjects: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """-> (B, n) int32: how often each record's subject was drawn in each replicate (deterministic in seed)."""
+    _, inv = np.unique(np.asarray(subjects), return_inverse=True)
+    n_subjects = int(inv.max()) + 1 if len(inv) else 0
+    if n_subjects == 0:
+        raise ValueError("subject_weights: no test record")
+    draws = np.random.default_rng(seed).multinomial(n_subjects, np.full(n_subjects, 1.0 / n_subjects), size=n_boot)
+    return draws[:, inv.ravel()].astype(np.int32)  # (B, n): a subject's records share its count
+
+
+def fixed_labels(y: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """(C,) bool: labels with >= 1 positive and >= 1 negative among the records kept for them."""
+    y = np.asarray(y).astype(bool)
+    keep = np.ones_like(y) if keep is None else np.asarray(keep, bool)
+    return (y & keep).any(0) & (~y & keep).any(0)
+
+
+class _Sorted:
+    """One prediction's per-label tie structure, computed once and reused for every block of replicates.
+
+    For label c, let v_0 < ... < v_{R-1} be the distinct scores of its positives. A (3R+1, n) 0/1 matrix
+    sums record weights into: rows 2r / 2r+1 the negatives scored strictly between v_{r-1} and v_r / tied
+    with v_r (row 2R: above v_{R-1}); rows 2R+1+r the positives scored v_r. Every metric follows from
+    these sums, so a replicate costs one sparse product instead of a sort.
+    """
+
+    def __init__(self, y: np.ndarray, p: np.ndarray, labels: np.ndarray, keep: np.ndarray | None):
+        if not np.isfinite(p).all():
+            raise ValueError("predictions must be finite")
+        self.labels = np.flatnonzero(labels)
+        self.items = []
+        n = len(y)
+        for c in self.labels:
+            kept = np.ones(n, bool) if keep is None else keep[:, c]
+            pos, neg = np.flatnonzero(y[:, c] & kept), np.flatnonzero(~y[:, c] & kept)
+            vals = np.unique(p[pos, c])  # (R,) ascending
+            r = np.searchsorted(vals, p[neg, c], "left")
+            tied = (r < len(vals)) & (vals[np.minimum(r, len(vals) - 1)] == p[neg, c]) if len(vals) else r < 0
+            rows = np.concatenate([2 * r + tied, 2 * len(vals) + 1 + np.searchsorted(vals, p[pos, c])])
+            cols = np.concatenate([neg, pos])
+            self.items.append((len(vals), sparse.csr_array((np.ones(len(cols)), (rows, cols)),
+                                                           shape=(3 * len(vals) + 1, n))))
+
+
+def _block_scores(s: _Sorted, wt: np.ndarray, metrics: Sequence[str], n_labels: int) -> dict[str, np.ndarray]:
+    """wt: (n, b) float64 weights -> {metric: (b, C)}, NaN where no positive or negative weight."""
+    b = wt.shape[1]
+    out = {m: np.full((b, n_labels), np.nan) for m in metrics}
+    for c, (n_vals, sums) in zip(s.labels, s.items):
+        if n_vals == 0:
+            continue
+        g = sums @ wt  # (3R+1, b)
+        z, q = g[: 2 * n_vals + 1], g[2 * n_vals + 1:]  # negative segments, positive groups
+        cz = np.cumsum(z, axis=0)  # cz[2r]: negatives below v_r; cz[2r+1]: below or tied
+        w_pos, w_neg = q.sum(0), cz[-1]
+        ok = (w_pos > 0) & (w_neg > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if "auroc" in out:
+                num = 0.5 * np.einsum("rb,rb->b", q, cz[0:-1:2] + cz[1::2])  # pairs ranked right, ties 1/2
+                out["auroc"][:, c] = np.where(ok, num / (w_pos * w_neg), np.nan)
+            if "auprc" in out:
+                tp = np.cumsum(q[::-1], axis=0)[::-1]  # positive weight scored >= v_r
+                den = tp + (w_neg - cz[0:-1:2])  # + negative weight scored >= v_r
+                prec = np.divide(tp, den, out=np.zeros_like(tp), where=den > 0)
+                out["auprc"][:, c] = np.where(ok, np.einsum("rb,rb->b", q, prec) / w_pos, np.nan)
+    return out
+
+
+def _scores(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, metrics: Sequence[str],
+            keep: np.ndarray | None = None, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    y = np.asarray(y).astype(bool)
+    p = np.asarray(p)
+    if p.shape != y.shape:
+        raise ValueError(f"predictions {p.shape} and labels {y.shape} differ in shape")
+    unknown = set(metrics) - set(METRICS)
+    if unknown:
+        raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {METRICS}")
+    w = np.ones((1, len(y))) if w is None else np.atleast_2d(w)
+    labels = np.ones(y.shape[1], bool) if labels is None else np.asarray(labels, bool)
+    s = _Sorted(y, p, labels, None if keep is None else np.asarray(keep, bool))
+    step = max(1, _BLOCK // max(1, len(y)))
+    parts = [_block_scores(s, np.ascontiguousarray(w[i:i + step].T, np.float64), metrics, y.shape[1])
+             for i in range(0, len(w), step)]
+    return {m: np.concatenate([q[m] for q in parts]) for m in metrics}
+
+
+def auroc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, keep: np.ndarray | None = None) -> np.ndarray:
+    """(B, C) weighted AUROC of every replicate: the AUROC of the data with row i repeated w[b, i] times.
+
+    y (n, C) {0, 1}, p (n, C), w (B, n) (default: one replicate of ones = the point estimate);
+    keep (n, C) bool restricts label c to the records kept for it. NaN where no positive or no negative weight.
+    """
+    return _scores(y, p, w, ("auroc",), keep)["auroc"]
+
+
+def auprc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, keep: np.ndarray | None = None) -> np.ndarray:
+    """(B, C) weighted average precision (sklearn's average_precision_score of the repeated rows); as auroc."""
+    return _scores(y, p, w, ("auprc",), keep)["auprc"]
+
+
+def macro(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(B, C) per-label scores -> (B,) mean over the fixed labels that are not NaN in that replicate."""
+    s = scores[:, np.asarray(labels, bool)]
+    ok = np.isfinite(s)
+    n = ok.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(ok, s, 0.0).sum(1) / n, np.nan)
+
+
+def replicate_macros(preds: Mapping[str, Sequence[np.ndarray]], y: np.ndarray, weights: np.ndarray,
+                     metrics: Sequence[str] = METRICS, keep: np.ndarray | None = None,
+                     labels: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """-> {metric: {method: (n_seeds, 1 + B)}} macro over the fixed labels; column 0 is the full test fold.
+
+    preds: method -> one (n, C) prediction per seed; weights (B, n) from subject_weights, shared by all.
+    labels: the fixed label set (default and upper bound: fixed_labels(y, keep)).
+    """
+    fixed = fixed_labels(y, keep)
+    if labels is not None:
+        fixed &= np.asarray(labels, bool)
+    weights = np.asarray(weights)
+    if weights.ndim != 2 or weights.shape[1] != len(y):
+        raise ValueError(f"weights {weights.shape} do not match {len(y)} test records")
+    w = np.vstack([np.ones((1, len(y)), weights.dtype), weights])  # row 0: the full test fold
+    out: dict[str, dict[str, np.ndarray]] = {m: {} for m in metrics}
+    for method, seeds in preds.items():
+        if len(seeds) == 0:
+            raise ValueError(f"method {method!r} has no seed")
+        rows = {m: [] for m in metrics}
+        for p in seeds:
+            sc = _scores(y, p, w, metrics, keep, fixed)
+            for m in metrics:
+                rows[m].append(macro(sc[m], fixed))
+        for m in metrics:
+            out[m][method] = np.stack(rows[m])
+    return out
+
+
+@dataclasses.dataclass
+class Comparison:
+    """One metric's Table 1 statistics."""
+
+    metric: str
+    methods: pd.DataFrame  # method, n_seeds, per_seed, mean, sd, ci_low, ci_high
+    diffs: pd.DataFrame  # a, b, delta (= mean a - mean b), ci_low, ci_high, p_value, n_replicates
+    gap: dict | None  # aug, real, ft, value, ci_low, ci_high, n_replicates (finite ones)
+    replicates: dict[str, np.ndarray]  # method -> (B,) seed-mean macro per replicate
+    n_labels: int
+    n_boot: int
+
+
+def _interval(x: np.ndarray, alpha: float) -> tuple[float, float]:
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(x, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def p_value(delta: float, replicates: np.ndarray) -> float:
+    """Two-sided shifted-bootstrap p: (1 + #{|D_b - D| >= |D|}) / (1 + B) over the finite replicates."""
+    d = replicates[np.isfinite(replicates)]
+    if not np.isfinite(delta) or len(d) == 0:
+        return float("nan")
+    return float((1 + np.sum(np.abs(d - delta) >= abs(delta))) / (1 + len(d)))
+
+
+def summarise(macros: Mapping[str, np.ndarray], metric: str, n_labels: int, reference: str | None = None,
+              pairs: Sequence[tuple[str, str]] = (), gap: tuple[str, str, str] | None = None,
+              alpha: float = 0.05) -> Comparison:
+    """macros: method -> (n_seeds, 1 + B) from replicate_macros. Compares every method with the reference
+    (a = method, b = reference), then the extra pairs; gap = (aug, real, ft) -> (aug - real) / (ft - real)."""
+    point = {m: float(np.mean(v[:, 0])) for m, v in macros.items()}
+    reps = {m: v[:, 1:].mean(0) for m, v in macros.items()}
+    rows = []
+    for m, v in macros.items():
+        lo, hi = _interval(reps[m], alpha)
+        rows.append({"method": m, "n_seeds": len(v), "per_seed": [float(x) for x in v[:, 0]], "mean": point[m],
+                     "sd": float(np.std(v[:, 0], ddof=1)) if len(v) > 1 else float("nan"),
+                     "ci_low": lo, "ci_high": hi})
+    todo = [(m, reference) for m in macros if reference is not None and m != reference]
+    todo += [ab for ab in pairs if ab not in todo]
+    missing = sorted({x for ab in todo for x in ab} - set(macros))
+    if missing:
+        raise ValueError(f"comparison names unknown method(s) {missing}")
+    diffs = []
+    for a, b in todo:
+        d = reps[a] - reps[b]
+        lo, hi = _interval(d, alpha)
+        delta = point[a] - point[b]
+        diffs.append({"a": a, "b": b, "delta": delta, "ci_low": lo, "ci_high": hi, "p_value": p_value(delta, d),
+                      "n_replicates": int(np.isfinite(d).sum())})
+    g = None
+    if gap is not None and all(k in macros for k in gap):
+        aug, real, ft = gap
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = (point[aug] - point[real]) / (point[ft] - point[real]) if point[ft] != point[real] else np.nan
+            gb = np.where(reps[ft] != reps[real], (reps[aug] - reps[real]) / (reps[ft] - reps[real]), np.nan)
+        lo, hi = _interval(gb, alpha)
+        g = {"aug": aug, "real": real, "ft": ft, "value": float(val), "ci_low": lo, "ci_high": hi,
+             "n_replicates": int(np.isfinite(gb).sum())}
+    cols = ["a", "b", "delta", "ci_low", "ci_high", "p_value", "n_replicates"]
+    n_boot = next(iter(macros.values())).shape[1] - 1 if macros else 0
+    return Comparison(metric, pd.DataFrame(rows), pd.DataFrame(diffs, columns=cols), g, reps, n_labels, n_boot)
+
+
+def compare(preds: Mapping[str, Sequence[np.ndarray]], y: np.ndarray, weights: np.ndarray, *,
+            reference: str | None = None, pairs: Sequence[tuple[str, str]] = (),
+            gap: tuple[str, str, str] | None = None, metrics: Sequence[str] = METRICS,
+            alpha: float = 0.05, keep: np.ndarray | None = None,
+            labels: np.ndarray | None = None) -> dict[str, Comparison]:
+    """Table 1 statistics for every metric: per method mean, sd over seeds and CI of the seed-mean; per
+    comparison the paired delta, CI and p-value; the gap recovered with its CI. weights: subject_weights(...)."""
+    macros = replicate_macros(preds, y, weights, metrics, keep, labels)
+    fixed = fixed_labels(y, keep)
+    n_labels = int((fixed if labels is None else fixed & np.asarray(labels, bool)).sum())
+    return {m: summarise(macros[m], m, n_labels, reference, pairs, gap, alpha) for m in metrics}
+
+
+def frequency_edges(min_count: int, n_bins: int = 3) -> np.ndarray:
+    """Bin edges of a combination's training count scaled to the cohort by aug.min_count:
+    [m, 2m), [2m, 4m), ..., [2^(n_bins-1) m, inf)."""
+    if min_count < 1 or n_bins < 1:
+        raise ValueError("frequency_edges: min_count and n_bins must be >= 1")
+    return np.append(min_count * 2.0 ** np.arange(n_bins), np.inf)
+
+
+def _bin_name(lo: float, hi: float) -> str:
+    return f"[{lo:g}, {hi:g})" if np.isfinite(hi) else f">= {lo:g}"
+
+
+def combination_bins(preds: Mapping[str, Sequence[np.ndarray]], y: np.ndarray, weights: np.ndarray,
+                     combo_of_record: np.ndarray, combo_labels: Sequence[Sequence[int]], train_counts: np.ndarray,
+                     edges: np.ndarray, *, reference: str, metrics: Sequence[str] = METRICS,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """Macro metrics on the test records whose exact label set is a synthesised combination, by the
+    combination's training count (bins [edges[k], edges[k+1])).
+
+    In a bin, label c is scored if it belongs to one of the bin's combinations; its positives are the
+    bin's test records (all carry c, as their label set is the combination), its negatives are ALL test
+    records without c; records carrying c outside the bin are left out for c. The fixed label set and the
+    left-out rule are those of the full table; a bin without test record or scored label is dropped.
+    -> one row per (bin, metric, method): mean, sd, CI, and delta against the reference with CI and p.
+    """
+    y = np.asarray(y).astype(bool)
+    combo_of_record = np.asarray(combo_of_record)
+    train_counts = np.asarray(train_counts)
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        in_bin = np.flatnonzero((train_counts >= lo) & (train_counts < hi))
+        rec = np.isin(combo_of_record, in_bin)
+        tested = np.intersect1d(in_bin, combo_of_record[rec])
+        labels = np.zeros(y.shape[1], bool)
+        for k in tested:
+            labels[list(combo_labels[k])] = True
+        keep = rec[:, None] | ~y
+        if not (labels & fixed_labels(y, keep)).any():
+            continue
+        res = compare(preds, y, weights, reference=reference, metrics=metrics, alpha=alpha, keep=keep, labels=labels)
+        for m, cmp in res.items():
+            d = cmp.diffs.set_index("a")
+            for r in cmp.methods.itertuples():
+                dr = d.loc[r.method] if r.method in d.index else None
+                rows.append({"bin": _bin_name(lo, hi), "count_low": float(lo), "count_high": float(hi),
+                             "n_combinations": len(tested), "n_test_records": int(rec.sum()),
+                             "n_labels": cmp.n_labels, "metric": m, "method": r.method, "n_seeds": r.n_seeds,
+                             "mean": r.mean, "sd": r.sd, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                             "delta": np.nan if dr is None else dr["delta"],
+                             "delta_ci_low": np.nan if dr is None else dr["ci_low"],
+                             "delta_ci_high": np.nan if dr is None else dr["ci_high"],
+                             "p_value": np.nan if dr is None else dr["p_value"]})
+    return pd.DataFrame(rows)
+
+
+def per_combination(preds: Mapping[str, Sequence[np.ndarray]], y: np.ndarray, combo_of_record: np.ndarray,
+                    combo_labels: Sequence[Sequence[int]], train_counts: np.ndarray) -> pd.DataFrame:
+    """Full-fold AUROC of each synthesised combination with >= 1 test record, for every method and seed:
+    the mean over the combination's labels c of the AUROC with positives = test records whose exact set is
+    the combination and negatives = all test records without c.
+    -> columns combination, train_count, n_test, method, seed, auroc."""
+    y = np.asarray(y).astype(bool)
+    combo_of_record = np.asarray(combo_of_record)
+    tested = np.unique(combo_of_record[combo_of_record >= 0])
+    rows = []
+    for method, seeds in preds.items():
+        for seed, p in enumerate(seeds):
+            p = np.asarray(p)
+            neg_sorted = {}
+            for k in tested:
+                recs = np.flatnonzero(combo_of_record == k)
+                aucs = []
+                for c in combo_labels[k]:
+                    if c not in neg_sorted:
+                        neg_sorted[c] = np.sort(p[~y[:, c], c])
+                    ns = neg_sorted[c]
+                    if len(ns) == 0:
+                        continue
+                    below = np.searchsorted(ns, p[recs, c], "left")
+                    tied = np.searchsorted(ns, p[recs, c], "right") - below
+                    aucs.append((below + 0.5 * tied).sum() / (len(recs) * len(ns)))
+                rows.append({"combination": int(k), "train_count": int(train_counts[k]), "n_test": len(recs),
+                             "method": method, "seed": seed, "auroc": float(np.mean(aucs)) if aucs else np.nan})
+    return pd.DataFrame(rows, columns=["combination", "train_count", "n_test", "method", "seed", "auroc"])
