@@ -29,6 +29,7 @@ import pandas as pd
 from ecgwm.errors import EcgwmError
 
 ARMS = ("dynamics", "ros", "smote", "mixup", "identity", "blind")
+PREDICTOR_ARMS = ("dynamics", "blind")  # the arms that run the world model's predictor
 _DRAW_BLOCK = 4096  # rows per random-number block: the unit of reproducibility, independent of chunk_size
 _KNN_BLOCK = 1 << 22  # query x member distances held at once
 
@@ -137,7 +138,7 @@ def synthesise(arm: str, z: np.ndarray, y: np.ndarray, train_rows: np.ndarray, n
         if len(empty):
             raise EcgwmError(f"augment ({arm}): combination(s) {empty.tolist()[:5]} have no training record with a "
                              "finite embedding and exactly that label set")
-    predict = _predictor(arm, model, labels, y.shape[1], device) if arm in ("dynamics", "blind") else None
+    predict = _predictor(arm, model, labels, y.shape[1], device) if arm in PREDICTOR_ARMS else None
     x = np.empty((n_total, z.shape[1]), dtype) if out is None else out
     if x.shape != (n_total, z.shape[1]):
         raise ValueError(f"out has shape {x.shape}, expected {(n_total, z.shape[1])}")
@@ -147,7 +148,7 @@ def synthesise(arm: str, z: np.ndarray, y: np.ndarray, train_rows: np.ndarray, n
         z_n = _rows(z, normal_rows[_pick(u[:, 0], len(normal_rows))]) if uses_normal else None
         if arm in ("ros", "mixup"):
             z_c = _rows(z, members[offsets[k] + _pick(u[:, 1], sizes[k])])
-        if arm in ("dynamics", "blind"):
+        if arm in PREDICTOR_ARMS:
             rows = predict(z_n, k)
         elif arm == "identity":
             rows = z_n
