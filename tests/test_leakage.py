@@ -5,6 +5,7 @@ embedding replaced. Augmentation must not change at all, and the probe's weights
 depend on the test fold.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -14,7 +15,8 @@ import torch
 import yaml
 
 from conftest import section
-from ecgwm import labels
+from ecgwm import arms, labels
+from ecgwm.models.lejepa import save_world_model
 from ecgwm.train import pretrain
 from helpers import REPO, stage
 
@@ -24,14 +26,13 @@ def runs(tiny_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("leak")
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["aug"].update(min_count=2, n_total=500)
-    raw["probe"].update(max_epochs=6, patience=6, device="cpu", batch_size=64)
+    raw["probe"].update(max_steps=40, eval_every=10, patience_steps=40, device="cpu", batch_size=64)
     (root / "params.yaml").write_text(yaml.safe_dump(raw))
     table = labels.read_labels(tiny_data / "labels.parquet")
-    torch.manual_seed(0)
     model = pretrain.build_model(section("model"), len(labels.label_codes(table)), 12, 0)
     stats = json.loads((tiny_data / "waveform_stats.json").read_text())
-    pretrain.save_world_model(root / "wm.pt", model, section("model"), section("pretrain"), 0,
-                              labels.label_codes(table), stats, {})
+    config = {"model": dataclasses.asdict(section("model")), "pretrain": dataclasses.asdict(section("pretrain")), "seed": 0}
+    save_world_model(root / "wm.pt", model, config, labels.label_codes(table), stats, {})
     d = tiny_data
     stage("embed", root / "wm.pt", d / "waveforms.npy", d / "labels.parquet", d / "waveforms_qc.csv",
           root / "z.npy", root / "h.npy", cwd=root)
@@ -49,26 +50,38 @@ def runs(tiny_data, tmp_path_factory):
     np.save(root / "z_p.npy", zp)
 
     for tag, lab, emb in (("clean", d / "labels.parquet", root / "z.npy"), ("poisoned", root / "labels_p.parquet", root / "z_p.npy")):
-        stage("augment", root / "wm.pt", emb, lab, d / "waveforms_qc.csv", root / f"aug_{tag}", cwd=root)
-        stage("probe", emb, lab, root / f"probe_{tag}", "--aug", root / f"aug_{tag}", cwd=root)
-    return root, table
+        stage("augment", lab, d / "waveforms_qc.csv", root / f"combos_{tag}.parquet", cwd=root)
+        stage("probe", "dynamics", 0, emb, lab, root / f"probe_{tag}", "--combos", root / f"combos_{tag}.parquet",
+              "--world-model", root / "wm.pt", cwd=root)
+    return root, table, model, d / "labels.parquet"
+
+
+def _synthetic(root, labels_path, z_path, arm, model):
+    table = labels.read_labels(labels_path)
+    z = np.load(z_path)
+    train = labels.split_rows(table, "train", np.isfinite(z).all(axis=1))
+    normal = train[table["is_normal"].to_numpy()[train]]
+    combos = pd.read_parquet(root / "combos_clean.parquet")
+    return arms.synthesise(arm, z, labels.label_matrix(table), train, normal, combos, 500, 128, 0, model=model)
 
 
 def test_augmentation_ignores_held_out_records(runs):
-    root, _ = runs
-    for f in ("embeddings.npy", "labels.npy"):
-        assert (root / "aug_clean" / f).read_bytes() == (root / "aug_poisoned" / f).read_bytes()
-    pd.testing.assert_frame_equal(pd.read_parquet(root / "aug_clean/combos.parquet"),
-                                  pd.read_parquet(root / "aug_poisoned/combos.parquet"))
+    root, _, model, clean_labels = runs
+    pd.testing.assert_frame_equal(pd.read_parquet(root / "combos_clean.parquet"),
+                                  pd.read_parquet(root / "combos_poisoned.parquet"))
+    for arm in arms.ARMS:
+        xa, ca = _synthetic(root, clean_labels, root / "z.npy", arm, model)
+        xp, cp = _synthetic(root, root / "labels_p.parquet", root / "z_p.npy", arm, model)
+        assert np.array_equal(ca, cp) and xa.tobytes() == xp.tobytes(), arm
 
 
 def test_probe_training_never_sees_the_test_fold(runs):
-    root, table = runs
+    root, table, _, _ = runs
     a = torch.load(root / "probe_clean/probe.pt", weights_only=True)
     b = torch.load(root / "probe_poisoned/probe.pt", weights_only=True)
     n_train = int((table["split"] == "train").sum())
     assert a["summary"]["n_real"] == b["summary"]["n_real"] == n_train
-    # validation legitimately picks the epoch, so the weights are compared between runs that
+    # validation legitimately picks the step, so the weights are compared between runs that
     # differ in the test fold alone: they must be identical
     root2 = root / "testonly"
     root2.mkdir(exist_ok=True)
@@ -81,7 +94,8 @@ def test_probe_training_never_sees_the_test_fold(runs):
     z[test] += 100.0
     np.save(root2 / "z.npy", z)
     (root2 / "params.yaml").write_text((root / "params.yaml").read_text())
-    stage("probe", root2 / "z.npy", root2 / "labels.parquet", root2 / "probe", "--aug", root / "aug_clean", cwd=root2)
+    stage("probe", "dynamics", 0, root2 / "z.npy", root2 / "labels.parquet", root2 / "probe", "--combos",
+          root / "combos_clean.parquet", "--world-model", root / "wm.pt", cwd=root2)
     c = torch.load(root2 / "probe/probe.pt", weights_only=True)
     for k in a["state_dict"]:
         assert torch.equal(a["state_dict"][k], c["state_dict"][k]), k

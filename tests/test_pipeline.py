@@ -1,6 +1,6 @@
 """End to end: `dvc repro` of the tiny preset in a temporary copy of the repository, then the
 experiment workflow a user runs: only the right stages re-run and `dvc metrics diff` moves only
-what it should."""
+what it should. And the same pipeline on a real-format source (data.source=mimic)."""
 
 import json
 
@@ -9,9 +9,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import run
+from ecgwm.report import METHODS
+from helpers import commit, copy_repo, run, set_params
 
-METHODS = {"supervised_scratch", "finetuned_lejepa", "probe_real", "probe_aug", "oracle_latents"}
+KEYS = {m.key for m in METHODS}
+AUGMENTED = ("dynamics", "ros", "smote", "mixup", "identity", "blind")
+AUG_ROWS = {"probe_aug", "probe_ros", "probe_smote", "probe_mixup", "probe_identity", "probe_blind"}
+
+
+def _params(repo):
+    return yaml.safe_load((repo / "params.yaml").read_text())
 
 
 def _would_run(repo, **params):
@@ -34,43 +41,68 @@ def test_pipeline_outputs(repro):
     lab = pd.read_parquet(repro / "data/labels.parquet")
     names = json.loads((repro / "data/label_names.json").read_text())
     assert len(names["labels"]) == sum(c.startswith("y_") for c in lab.columns) > 0
+    rec = pd.read_parquet(repro / "data/records.parquet")
+    assert list(rec.columns) == ["study_id", "subject_id", "ecg_time", "fold", "split"] and len(rec) == len(lab)
     x = np.load(repro / "data/waveforms.npy", mmap_mode="r")
     assert x.shape == (len(lab), 12, 1000)
     pairs = pd.read_parquet(repro / "data/pairs.parquet")
-    assert len(pairs) > 0 and (lab.loc[pairs["idx_t"], "split"] == "train").all()
+    assert set(pairs["split"]) == {"train", "val"}
+    assert (lab.loc[pairs["idx_t"], "split"].to_numpy() == pairs["split"].to_numpy()).all()
     assert (repro / "data/world_model.pt").exists()
     live = json.loads((repro / "dvclive/pretrain/metrics.json").read_text())
     assert np.isfinite(live["loss"]) and live["val_z_eff_rank"] > 1
+    for key in ("val_skill_vs_identity", "val_skill_vs_blind", "val_action_sensitivity", "specificity", "realism_nn"):
+        assert key in live, key
     z = np.load(repro / "data/embeddings.npy")
     assert z.shape == (len(lab), 256) and np.isfinite(z).all()
     assert np.load(repro / "data/embeddings_h.npy").shape == (len(lab), 0)
-    aug = np.load(repro / "data/aug/embeddings.npy", mmap_mode="r")
-    combos = pd.read_parquet(repro / "data/aug/combos.parquet")
-    assert len(aug) == 1500 == combos["n_allocated"].sum()
-    for d in ("probe_real", "probe_aug", "finetune_lejepa", "finetune_scratch", "oracle"):
+    combos = pd.read_parquet(repro / "data/combos.parquet")
+    assert combos["n_allocated"].sum() == _params(repro)["aug"]["n_total"]
+    seeds = _params(repro)["report"]["seeds"]
+    runs = [f"probe/{a}-{s}" for a in ("real",) + AUGMENTED for s in seeds]
+    runs += [f"finetune/{i}-{s}" for i in ("lejepa", "scratch") for s in _params(repro)["report"]["finetune_seeds"]]
+    for d in runs + ["oracle"]:
         preds = pd.read_parquet(repro / "data" / d / "test_preds.parquet")
-        assert (lab.loc[preds["row"], "split"] == "test").all() and len(preds) > 0
+        assert (lab.loc[preds["row"], "split"] == "test").all() and len(preds) > 0, d
+    summary = json.loads((repro / f"data/probe/dynamics-{seeds[0]}/summary.json").read_text())
+    real = json.loads((repro / f"data/probe/real-{seeds[0]}/summary.json").read_text())
+    assert summary["n_aug"] == combos["n_allocated"].sum() and real["n_aug"] == 0
+    assert summary["steps_run"] <= _params(repro)["probe"]["max_steps"]
 
 
 @pytest.mark.slow
 def test_every_metric_and_plot(repro):
     auroc = json.loads((repro / "metrics/auroc.json").read_text())
-    assert set(auroc) == METHODS | {"gap_recovered"}
-    for m in METHODS:
-        r = auroc[m]
-        assert 0 <= r["ci95_low"] <= r["macro_auroc"] <= r["ci95_high"] <= 1
-        assert r["n_labels_evaluated"] + r["n_labels_skipped"] == len(json.loads(
-            (repro / "data/label_names.json").read_text())["labels"])
-    assert "Probe + dynamics augmentation" in (repro / "metrics/table1.md").read_text()
-    for f in ("per_label_auroc.csv", "gain_vs_frequency.csv", "gain_vs_frequency.png", "allocation.csv",
-              "allocation.png", "tsne.csv", "tsne.png"):
+    assert KEYS <= set(auroc) and "gap_recovered" in auroc
+    n_seeds = len(_params(repro)["report"]["seeds"])
+    for key in KEYS:
+        r = auroc[key]
+        assert 0 <= r["ci95_low"] <= r["macro_auroc"] <= r["ci95_high"] <= 1 or r["n_seeds"] > 1, key
+        assert r["n_seeds"] == (n_seeds if key.startswith("probe") else r["n_seeds"])
+        assert 0 <= r["macro_auprc"] <= 1
+        if key != "probe_real":
+            assert "delta_vs_real" in r and 0 < r["delta_vs_real_p"] <= 1
+    for key in AUG_ROWS - {"probe_aug"}:
+        assert "ours_minus_this" in auroc[key]
+    table = (repro / "metrics/table1.md").read_text()
+    assert "Probe + dynamics augmentation (ours)" in table and "SMOTE" in table and "Gap recovered" in table
+    assert "subject-level paired bootstrap" in table
+    wm = json.loads((repro / "metrics/world_model.json").read_text())
+    for key in ("skill_vs_identity", "skill_vs_blind", "action_sensitivity"):
+        assert np.isfinite(wm["val_pairs"][key])
+    assert {"dynamics", "blind", "identity"} <= set(wm["realism_nn"])
+    assert "score" in wm["combination_specificity"]
+    cohort = json.loads((repro / "metrics/cohort.json").read_text())
+    assert 0 < cohort["normal_fraction"] < 1
+    for f in ("per_label_auroc.csv", "delta_vs_combo_frequency.csv", "delta_vs_combo_frequency.png",
+              "allocation.csv", "allocation.png", "tsne.csv", "tsne.png", "specificity.csv", "specificity.png"):
         assert (repro / "plots" / f).stat().st_size > 0, f
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repro).stdout)
     files = next(iter(shown.values()))["data"]
-    for m in METHODS:  # one row per Table 1 method
-        assert files[f"metrics/rows/{m}.json"]["data"] == auroc[m]
+    for key in KEYS:  # one row per Table 1 method
+        assert files[f"metrics/rows/{key}.json"]["data"] == auroc[key]
     table = run(["dvc", "metrics", "show", "metrics/rows"], repro).stdout
-    assert sum(line.startswith("metrics/rows/") for line in table.splitlines()) == len(METHODS)
+    assert sum(line.startswith("metrics/rows/") for line in table.splitlines()) == len(KEYS)
     run(["dvc", "plots", "show", "-o", str(repro / "dvc_plots")], repro)
     assert (repro / "dvc_plots" / "index.html").exists()
 
@@ -78,21 +110,26 @@ def test_every_metric_and_plot(repro):
 @pytest.mark.slow
 def test_only_the_right_stages_rerun(repro):
     assert "up to date" in run(["dvc", "status"], repro).stdout.lower()
-    assert _would_run(repro, aug__w_aug=0.5) == {"probe@aug"}
-    assert _would_run(repro, aug__n_total=1600) == {"augment"}
-    assert _would_run(repro, probe__lr=0.002) == {"probe@real", "probe@aug", "oracle"}
+    seeds = _params(repro)["report"]["seeds"]
+    augmented = {f"probe_aug@{a}-{s}" for a in AUGMENTED for s in seeds}
+    assert _would_run(repro, aug__w_aug=0.5) == augmented
+    assert _would_run(repro, aug__n_total=1600) == {"augment", "diagnostics"}
+    assert _would_run(repro, probe__lr=0.002) == augmented | {f"probe_real@{s}" for s in seeds} | {"oracle"}
     assert _would_run(repro, report__n_boot=200) == {"report"}
-    assert "pretrain" not in _would_run(repro, finetune__epochs=2)
+    assert _would_run(repro, finetune__epochs=2) == {"finetune@lejepa-0", "finetune@scratch-0"}
+    more = _would_run(repro, report__seeds=seeds + [7])
+    assert more == {"report"} | {f"probe_aug@{a}-7" for a in AUGMENTED} | {"probe_real@7"}
 
 
 @pytest.mark.slow
-def test_exp_run_w_aug_moves_only_the_augmented_row_and_the_gap(repro):
+def test_exp_run_w_aug_moves_only_the_augmented_rows(repro):
     run(["dvc", "exp", "run", "-S", "aug.w_aug=0.5"], repro)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json", "HEAD"], repro).stdout)
-    changed = {k for k, v in diff.get("metrics/auroc.json", {}).items() if v.get("diff")}
-    assert changed and all(k.startswith("probe_aug.") or k == "gap_recovered" for k in changed), changed
-    moved_rows = {f for f, keys in diff.items() if f.startswith("metrics/rows/") and any(v.get("diff") for v in keys.values())}
-    assert moved_rows == {"metrics/rows/probe_aug.json"}, moved_rows
+    moved = {f for f, keys in diff.items() if f.startswith("metrics/rows/") and any(v.get("diff") for v in keys.values())}
+    assert moved and moved <= {f"metrics/rows/{k}.json" for k in AUG_ROWS}, moved
+    real = diff.get("metrics/rows/probe_real.json", {})
+    assert not any(v.get("diff") for v in real.values())
+    assert "metrics/world_model.json" not in diff or not any(v.get("diff") for v in diff["metrics/world_model.json"].values())
     run(["git", "checkout", "-q", "."], repro)
     run(["dvc", "checkout", "-q"], repro)
 
@@ -101,6 +138,79 @@ def test_exp_run_w_aug_moves_only_the_augmented_row_and_the_gap(repro):
 def test_repro_is_deterministic(repro):
     """Re-running stages gives the same bytes (dvc.lock records every output's hash)."""
     before = (repro / "dvc.lock").read_text()
-    for stage in ("pairs", "pretrain", "augment", "probe@real"):
+    for stage in ("pairs", "pretrain", "augment", "probe_aug@dynamics-0", "probe_real@0"):
         run(["dvc", "repro", "--force", "-s", stage], repro)
     assert (repro / "dvc.lock").read_text() == before
+
+
+# --- a real-format source: the same pipeline on a MIMIC-IV-ECG tree outside the repository --------------
+
+
+@pytest.fixture(scope="module")
+def mimic_repo(tmp_path_factory):
+    """The tiny preset run with data.source=mimic on a generated MIMIC-format tree, committed."""
+    from conftest import section
+    from ecgwm.data import cohort
+
+    base = tmp_path_factory.mktemp("mimic")
+    tree = base / "mimic-iv-ecg"
+    records, latents = cohort.simulate(section("cohort", n_subjects=160), seed=5)
+    cohort.write(tree, records, latents, seed=5, workers=2)
+    (tree / "latents.parquet").unlink()  # a real tree has no ground truth
+    label_csv = base / "mimic-iv-ecg-icd" / "records_w_diag_icd10.csv"
+    label_csv.parent.mkdir()
+    (tree / "records_w_diag_icd10.csv").rename(label_csv)
+    repo = copy_repo(base / "repo")
+    run(["python", "-m", "ecgwm.preset", "tiny"], repo)
+    set_params(repo, data={"source": "mimic", "root": str(tree), "labels": str(label_csv)})
+    run(["dvc", "repro"], repo)
+    commit(repo, "tiny run on a real-format source")
+    return repo, tree, label_csv
+
+
+def _ran(out: str) -> set[str]:
+    return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+
+
+@pytest.mark.slow
+def test_real_source_runs_through_table_1(mimic_repo):
+    repo, tree, _ = mimic_repo
+    assert (repo / "data/cohort/source.json").exists() and not (repo / "data/cohort/files").exists()
+    table = (repo / "metrics/table1.md").read_text()
+    assert "Probe + dynamics augmentation (ours)" in table
+    assert "not applicable" in table and "no ground-truth ECG parameters" in table
+    oracle = json.loads((repo / "metrics/rows/oracle_ecg_params.json").read_text())
+    assert oracle == {"applicable": False, "reason": "data.source=mimic has no ground-truth ECG parameters"}
+    auroc = json.loads((repo / "metrics/auroc.json").read_text())
+    assert auroc["gap_recovered"] is not None and np.isfinite(auroc["probe_aug"]["macro_auroc"])
+    cohort = json.loads((repo / "metrics/cohort.json").read_text())
+    assert cohort["oracle_macro_auroc"] is None and 0 < cohort["normal_fraction"] < 1
+
+
+@pytest.mark.slow
+def test_dvc_sees_edits_to_real_data_and_reruns_exactly_the_readers(mimic_repo):
+    repo, tree, label_csv = mimic_repo
+    assert "up to date" in run(["dvc", "status"], repo).stdout.lower()
+    original = label_csv.read_text()
+    lab = pd.read_csv(label_csv)
+    lab.loc[lab.index[:40], "all_diag_all"] = "['I10']"  # codes only: records and folds unchanged
+    lab.to_csv(label_csv, index=False)
+    try:
+        status = run(["dvc", "status"], repo).stdout
+        assert "icd_map" in status and str(label_csv) in status
+        assert "waveforms:" not in status
+        ran = _ran(run(["dvc", "repro"], repo).stdout)
+        assert "icd_map" in ran and "waveforms" not in ran  # records.parquet came out byte-identical
+    finally:
+        label_csv.write_text(original)
+        run(["dvc", "repro"], repo)
+    dat = next(tree.rglob("*.dat"))
+    data = bytearray(dat.read_bytes())
+    data[100:110] = bytes(10)  # overwrite samples in place, same size
+    dat.write_bytes(bytes(data))
+    status = run(["dvc", "status"], repo).stdout
+    assert "waveforms" in status and "icd_map" not in status
+    ran = _ran(run(["dvc", "repro", "-s", "waveforms"], repo).stdout)
+    assert ran == {"waveforms"}
+    qc = pd.read_csv(repo / "data/waveforms_qc.csv")
+    assert qc["reason"].str.startswith("checksum mismatch").sum() == 1  # the edit broke the header's checksum

@@ -15,8 +15,8 @@ import pytest
 from helpers import commit, env, run
 
 BUCKET = "ecgwm-remote"
-TRACKED = ["data/world_model.pt", "data/embeddings.npy", "data/waveforms.npy", "data/aug/embeddings.npy",
-           "data/probe_aug/probe.pt"]
+TRACKED = ["data/world_model.pt", "data/embeddings.npy", "data/waveforms.npy", "data/combos.parquet",
+           "data/probe/dynamics-0/probe.pt"]
 
 
 def _free_port() -> int:

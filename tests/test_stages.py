@@ -22,8 +22,8 @@ def test_mimic_source_runs_the_same_code_path(tiny_cohort, tmp_path):
             icd={"top_k": 10, "min_count": 2})
     stage("cohort", "cohort", cwd=tmp_path)
     assert sorted(p.name for p in (tmp_path / "cohort").iterdir()) == ["source.json"]
-    stage("icd_map", "cohort", "labels.parquet", "names.json", cwd=tmp_path)
-    stage("waveforms", "cohort", "labels.parquet", "w.npy", "stats.json", "qc.csv", "--workers", "1", cwd=tmp_path)
+    stage("icd_map", root / "records_w_diag_icd10.csv", "records.parquet", "labels.parquet", "names.json", cwd=tmp_path)
+    stage("waveforms", root, "records.parquet", "w.npy", "stats.json", "qc.csv", "--workers", "1", cwd=tmp_path)
     stage("pairs", "labels.parquet", "qc.csv", "pairs.parquet", cwd=tmp_path)
     lab = pd.read_parquet(tmp_path / "labels.parquet")
     assert len(lab) == len(records) and np.load(tmp_path / "w.npy", mmap_mode="r").shape == (len(records), 12, 1000)
@@ -50,6 +50,27 @@ def test_label_csv_without_columns(tiny_cohort, tmp_path):
     assert p.returncode == 1 and "labels.csv: label CSV lacks column(s) strat_fold" in p.stderr
 
 
+def test_mimic_source_never_loads_the_synthetic_generator(tiny_cohort, tmp_path):
+    """Reading real data does not import the generator (cohort.py, ecg.py, catalogue.py)."""
+    import subprocess
+    import sys
+
+    from helpers import env
+
+    root, _, _ = tiny_cohort
+    _params(tmp_path, data={"source": "mimic", "root": str(root), "labels": str(root / "records_w_diag_icd10.csv")})
+    code = ("import runpy, sys; sys.argv = ['cohort.py', 'cohort']; "
+            f"runpy.run_path({str(REPO / 'stages/cohort.py')!r}, run_name='__main__')")
+    probe = ("import atexit, sys; atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules "
+             "if m.startswith('ecgwm.data.'))))")
+    p = subprocess.run([sys.executable, "-c", f"{probe}\n{code}"], cwd=tmp_path, env=env(), capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr[-2000:]
+    loaded = p.stdout.split("LOADED", 1)[1]
+    assert "ecgwm.data.source" in loaded and "ecgwm.data.mimic" in loaded
+    assert "ecgwm.data.cohort" not in loaded and "ecgwm.data.ecg" not in loaded and "catalogue" not in loaded
+
+
 def test_misspelt_param_names_the_key(tmp_path):
     _params(tmp_path, signal={"max_reject_fracc": 0.1})
     p = stage("cohort", "cohort", cwd=tmp_path, check=False)
@@ -66,7 +87,7 @@ def test_too_many_rejects_leaves_no_cache(tiny_cohort, tmp_path):
     _params(tmp_path, data={"source": "mimic", "root": str(tree), "labels": str(tree / "records_w_diag_icd10.csv")},
             icd={"top_k": 10, "min_count": 2})
     stage("cohort", "cohort", cwd=tmp_path)
-    stage("icd_map", "cohort", "labels.parquet", "names.json", cwd=tmp_path)
-    p = stage("waveforms", "cohort", "labels.parquet", "w.npy", "stats.json", "qc.csv", cwd=tmp_path, check=False)
+    stage("icd_map", tree / "records_w_diag_icd10.csv", "records.parquet", "labels.parquet", "names.json", cwd=tmp_path)
+    p = stage("waveforms", tree, "records.parquet", "w.npy", "stats.json", "qc.csv", cwd=tmp_path, check=False)
     assert p.returncode == 1 and "rejected" in p.stderr and "max_reject_frac" in p.stderr
     assert not any(tmp_path.glob("w.npy")) and not any(tmp_path.glob(".w.npy*")) and not (tmp_path / "qc.csv").exists()

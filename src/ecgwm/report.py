@@ -153,7 +153,7 @@ def rows(res: Results, inp: Inputs) -> dict[str, dict]:
             doc |= {"delta_vs_real": _f(d["delta"]), "delta_vs_real_ci95_low": _f(d["ci_low"]),
                     "delta_vs_real_ci95_high": _f(d["ci_high"]), "delta_vs_real_p": _f(d["p_value"]),
                     "auprc_delta_vs_real": _f(e["delta"]), "auprc_delta_vs_real_p": _f(e["p_value"])}
-        if (OURS, m.key) in dau.index:
+        if m.key in BASELINES:
             d = dau.loc[(OURS, m.key)]
             doc |= {"ours_minus_this": _f(d["delta"]), "ours_minus_this_ci95_low": _f(d["ci_low"]),
                     "ours_minus_this_ci95_high": _f(d["ci_high"]), "ours_minus_this_p": _f(d["p_value"])}
