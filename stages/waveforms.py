@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from ecgwm import config, labels
-from ecgwm.data import waveform_cache
+from ecgwm.data import ingest
 from ecgwm.io import atomic_path, default_workers, run_stage, write_json
 
 
@@ -21,7 +21,7 @@ def main() -> None:
     _, cfg = config.load("signal")
     table = labels.read_labels(args.records)
     with atomic_path(args.cache_out) as tmp_cache:
-        qc, stats = waveform_cache.build(args.root, table, cfg["signal"], tmp_cache, args.workers)
+        qc, stats = ingest.build(args.root, table, cfg["signal"], tmp_cache, args.workers)
         with atomic_path(args.qc_out) as tmp_qc:
             qc.to_csv(tmp_qc, index=False)
         write_json(args.stats_out, stats)

@@ -38,14 +38,14 @@ def tiny_data(tiny_cohort, tmp_path_factory):
     import json
 
     from ecgwm import labels, pairs
-    from ecgwm.data import waveform_cache
+    from ecgwm.data import ingest, waveform_cache
 
     root, _, _ = tiny_cohort
     out = tmp_path_factory.mktemp("data")
     icd = section("icd", top_k=12, min_count=2)
     table, names = labels.build(labels.read_label_csv(root / "records_w_diag_icd10.csv", "all_diag_all"), icd)
     table.to_parquet(out / "labels.parquet", index=False)
-    qc, stats = waveform_cache.build(root, table, section("signal"), out / "waveforms.npy", workers=1)
+    qc, stats = ingest.build(root, table, section("signal"), out / "waveforms.npy", workers=1)
     qc.to_csv(out / "waveforms_qc.csv", index=False)
     (out / "waveform_stats.json").write_text(json.dumps(stats))
     df = pairs.build(table, waveform_cache.valid_mask(qc, len(table)), section("pairs"))

@@ -218,6 +218,7 @@ class PretrainConfig:
     device: str  # auto | cpu | cuda
     bf16: bool  # bf16 autocast on CUDA (SIGReg stays fp32)
     num_workers: int  # loader processes (0: load in the training process)
+    device_cache: str  # off | float16 | float32: hold the waveform cache on the device, crops gathered there
     log_every: int  # steps between logged training points
     monitor_n: int  # validation pairs / training normals the per-epoch world-model monitor embeds
     monitor_sets: int  # most frequent label sets in the monitor's combination specificity and realism
@@ -238,6 +239,7 @@ class PretrainConfig:
         _check_prob("pretrain.warmup_frac", self.warmup_frac)
         _check_device("pretrain.device", self.device)
         _check_nonneg("pretrain.num_workers", self.num_workers)
+        _check_choice("pretrain.device_cache", self.device_cache, ("off", "float16", "float32"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -130,12 +131,31 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 30))
 
 
+TIMINGS_ENV = "ECGWM_TIMINGS"  # a TSV file: each stage run appends its command and wall seconds
+
+
+def _record_timing(seconds: float) -> None:
+    """Log the stage's work time; with $ECGWM_TIMINGS also append it and the whole process's time
+    (interpreter start and imports included) for `python -m ecgwm.bench stages`."""
+    log.info("stage done in %.1f s", seconds)
+    path = os.environ.get(TIMINGS_ENV)
+    if path:
+        import psutil  # a DVC dependency
+
+        process = time.time() - psutil.Process().create_time()
+        with open(path, "a") as f:
+            f.write(f"{' '.join(sys.argv)}\t{seconds:.2f}\t{process:.2f}\n")
+
+
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main(); a user-facing or OS error becomes one line on stderr and exit code 1."""
+    """Run a stage's main(); a user-facing or OS error becomes one line on stderr and exit code 1.
+    The stage's wall time is logged (and appended to $ECGWM_TIMINGS when set, for the benchmarks)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     keep_freed_memory()
+    t0 = time.perf_counter()
     try:
         main()
+        _record_timing(time.perf_counter() - t0)
     except EcgwmError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)

@@ -18,7 +18,7 @@ from ecgwm.config import ModelConfig, PretrainConfig
 from ecgwm.errors import EcgwmError
 from ecgwm.models.lejepa import WorldModel, WorldModelLoss
 from ecgwm.train import runtime
-from ecgwm.train.batches import PairBatches
+from ecgwm.train.batches import DeviceCache, PairBatches
 from ecgwm.train.curves import Curves
 
 log = logging.getLogger("ecgwm.pretrain")
@@ -113,6 +113,20 @@ def world_model_monitor(model: WorldModel, inp: Inputs, rt: runtime.Runtime, cro
     return out
 
 
+def batches_of(ds: PairBatches, device_cache: DeviceCache | None, num_workers: int, rt: runtime.Runtime):
+    """One epoch of pair batches: from the loader (crops read from the memory map on the host) or
+    gathered from a device-resident cache; the same rows and crop starts either way."""
+    if device_cache is None:
+        yield from torch.utils.data.DataLoader(ds, batch_size=None, shuffle=False, num_workers=num_workers,
+                                               pin_memory=rt.device.type == "cuda")
+        return
+    for b in range(len(ds)):
+        sel, starts = ds.local_batch(b)
+        yield {"x_t": device_cache.crops(ds.idx_t[sel], starts[0], ds.crop_len),
+               "x_t1": device_cache.crops(ds.idx_t1[sel], starts[1], ds.crop_len),
+               "action": torch.from_numpy(ds.actions[sel].astype(np.float32))}
+
+
 def build_model(cfg: ModelConfig, n_labels: int, n_leads: int, seed: int) -> WorldModel:
     torch.manual_seed(seed)
     return WorldModel(cfg, n_labels, n_leads)
@@ -128,7 +142,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
     total = steps_per_epoch * cfg.epochs
     model = build_model(mcfg, len(inp.label_codes), len(inp.stats["mean"]), seed).to(rt.device)
     crit = WorldModelLoss(cfg.lam, cfg.n_slices, cfg.n_knots, cfg.t_max).to(rt.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = runtime.adamw(model.parameters(), cfg.lr, cfg.weight_decay, rt.device)
 
     fp = runtime.fingerprint(dataclasses.asdict(mcfg), dataclasses.asdict(cfg), seed, inp.cache_path,
                              inp.pairs.iloc[:1000].to_numpy().tolist(), len(inp.pairs), inp.label_codes, rt.world)
@@ -150,12 +164,16 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
     else:
         ddp = model
     curves = Curves(live_dir if rt.is_main else None, history)
-    loader_kw = dict(batch_size=None, shuffle=False, num_workers=cfg.num_workers, pin_memory=rt.device.type == "cuda")
+    device_cache = None
+    if cfg.device_cache != "off":
+        device_cache = DeviceCache(str(inp.cache_path), inp.stats, rt.device, getattr(torch, cfg.device_cache))
+        log.info("waveform cache held on %s in %s", rt.device, cfg.device_cache)
     t_start, n_pairs = time.perf_counter(), 0
     for epoch in range(start_epoch, cfg.epochs):
         ds.set_epoch(epoch)
-        loader = torch.utils.data.DataLoader(ds, **loader_kw)
-        bar = tqdm(loader, desc=f"pretrain epoch {epoch + 1}/{cfg.epochs}", disable=not rt.is_main, mininterval=2.0)
+        batches = batches_of(ds, device_cache, cfg.num_workers, rt)
+        bar = tqdm(batches, total=len(ds), desc=f"pretrain epoch {epoch + 1}/{cfg.epochs}", disable=not rt.is_main,
+                   mininterval=2.0)
         for b, batch in enumerate(bar):
             step = epoch * steps_per_epoch + b
             lr = runtime.lr_at(step, total, cfg.lr, cfg.min_lr, cfg.warmup_frac)

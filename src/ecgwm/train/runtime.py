@@ -54,6 +54,11 @@ def setup(device: str, bf16: bool) -> Runtime:
     return Runtime(dev, rank, world, bf16 and use_cuda)
 
 
+def adamw(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
+    """AdamW; on CUDA the fused kernel (one launch for every parameter instead of several per tensor)."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
+
+
 def teardown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
