@@ -115,8 +115,11 @@ class CohortConfig:
 
     def __post_init__(self) -> None:
         _check_positive("cohort.n_subjects", self.n_subjects)
+        _check_finite("cohort.mean_visits", self.mean_visits)
         if self.mean_visits < 1:
-            raise EcgwmError("params.yaml: cohort.mean_visits must be >= 1")
+            _fail("cohort.mean_visits", ">= 1", self.mean_visits)
+        for key in ("mean_gap_days", "prevalence_decay", "burden_sd"):
+            _check_nonneg(f"cohort.{key}", getattr(self, key))
         for key in ("p_repeat_same_stay", "p_sick", "prevalence_max", "p_hosp"):
             _check_prob(f"cohort.{key}", getattr(self, key))
 
