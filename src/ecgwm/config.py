@@ -231,6 +231,8 @@ class PretrainConfig:
             _check_positive(f"pretrain.{key}", getattr(self, key))
         if self.batch_size < 2:
             _fail("pretrain.batch_size", ">= 2 (BatchNorm and SIGReg need a batch)", self.batch_size)
+        if self.embed_stride_s > self.crop_s:  # a longer stride leaves gaps between the embedding's windows
+            _fail("pretrain.embed_stride_s", f"<= pretrain.crop_s={self.crop_s}", self.embed_stride_s)
         if self.n_knots < 2:
             _fail("pretrain.n_knots", ">= 2", self.n_knots)
         _check_nonneg("pretrain.weight_decay", self.weight_decay)
