@@ -90,7 +90,8 @@ BAD = [
     ("pretrain.lr", NAN, {}), ("pretrain.lr", INF, {}), ("pretrain.lr", 0.0, {}), ("pretrain.lr", -1e-3, {}),
     ("pretrain.weight_decay", -1e-4, {}), ("pretrain.warmup_frac", 1.5, {}),
     ("pretrain.min_lr", -1e-5, {}), ("pretrain.min_lr", 0.01, {}),  # > pretrain.lr
-    ("pretrain.crop_s", 0.0, {}), ("pretrain.embed_stride_s", 0.0, {}), ("pretrain.lam", 1.5, {}),
+    ("pretrain.crop_s", 0.0, {}), ("pretrain.embed_stride_s", 0.0, {}),
+    ("pretrain.embed_stride_s", 3.0, {}),  # > pretrain.crop_s: gaps between windows ("pretrain.lam", 1.5, {}),
     ("pretrain.lam", NAN, {}), ("pretrain.n_slices", 0, {}), ("pretrain.n_knots", 1, {}),
     ("pretrain.t_max", 0.0, {}), ("pretrain.device", "gpu", {}), ("pretrain.bf16", "yes", {}),
     ("pretrain.bf16", 1, {}), ("pretrain.num_workers", -1, {}), ("pretrain.log_every", 0, {}),
