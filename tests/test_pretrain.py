@@ -24,7 +24,7 @@ from ecgwm.models.lejepa import WorldModelLoss, load_world_model, save_world_mod
 from ecgwm.train import pretrain, runtime
 from helpers import REPO, env
 
-FAST = dict(batch_size=16, crop_s=1.0, embed_stride_s=2.0, n_slices=128, log_every=1, monitor_n=32,
+FAST = dict(batch_size=16, crop_s=1.0, embed_stride_s=1.0, n_slices=128, log_every=1, monitor_n=32,
             monitor_sets=4, device="cpu", warmup_frac=0.1)
 SMALL = dict(width=16, proj_hidden=128, z_dim=64, action_hidden=32, pred_hidden=128)  # for the tests of mechanics
 MONITOR_KEYS = ("val_z_std_mean", "val_z_std_min", "val_z_eff_rank", "val_z_sigreg", "val_skill_vs_identity",
@@ -64,7 +64,7 @@ def _same_weights(a, b):
 def trained(tiny_data, tmp_path_factory):
     """One longer run of the default model, shared by the tests that only read its results."""
     tmp = tmp_path_factory.mktemp("pretrain")
-    model, summary = _train(tiny_data, tmp, "a", epochs=5, lr=2e-3)
+    model, summary = _train(tiny_data, tmp, "a", epochs=5, lr=2e-3, monitor_n=12)
     return model, summary, tmp / "a"
 
 
@@ -96,8 +96,8 @@ def test_every_epoch_the_monitor_logs_skill_specificity_and_realism(trained):
 def test_world_model_file_loads_weights_only(trained, tiny_data, tmp_path):
     model, summary, _ = trained
     inp = _inputs(tiny_data)
-    resolved = {"model": dataclasses.asdict(section("model")), "pretrain": dataclasses.asdict(section("pretrain", **FAST)),
-                "seed": 0}
+    resolved = {"model": dataclasses.asdict(section("model")),
+                "pretrain": dataclasses.asdict(section("pretrain", **FAST)), "seed": 0}
     kept = {k: v for k, v in summary.items() if k != "pairs_per_s"}
     save_world_model(tmp_path / "wm.pt", model, resolved, inp.label_codes, inp.stats, kept)
     doc = torch.load(tmp_path / "wm.pt", weights_only=True)

@@ -1,7 +1,6 @@
 """The WFDB header parser and fast reader against wfdb-python, the reference implementation."""
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,6 +62,16 @@ def test_odd_but_valid_signal_lines_agree_with_wfdb(tmp_path):
     assert not hdr.fast_path()  # 2 samples per frame, a missing gain
     # one file: offset 0 of its first signal, 5 samples per frame of 2 bytes
     assert hdr.file_sizes() == {"odd.dat": 100 * 5 * 2}
+
+
+def test_format_212_lines_agree_with_wfdb(tmp_path):
+    (tmp_path / "r.hea").write_text("r 3 500 11\nr.dat 212 200/mV 12 0 0 0 0 V1\nr.dat 212 200 12 4 0 0 0 V2\n"
+                                    "s.dat 80 20(-3)/mV 8 0 0 17 0 V3\n")
+    hdr = wfdb_io.read_header(tmp_path / "r")
+    _agree(hdr, wfdb.rdheader(str(tmp_path / "r")))
+    assert [s.baseline for s in hdr.signals] == [0, 4, -3] and not hdr.fast_path()
+    # 11 frames of 2 signals at 1.5 bytes: 33 bytes; 11 bytes of format 80
+    assert hdr.file_sizes() == {"r.dat": 33, "s.dat": 11}
 
 
 @pytest.mark.parametrize("text,match", [
