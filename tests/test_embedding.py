@@ -9,6 +9,8 @@ from ecgwm import embedding
 from ecgwm.models.lejepa import WorldModel
 from ecgwm.train.runtime import Runtime
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 CPU = Runtime(torch.device("cpu"), 0, 1, False)
 
 

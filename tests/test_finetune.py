@@ -11,6 +11,8 @@ from ecgwm.errors import EcgwmError
 from ecgwm.models.lejepa import WorldModel, load_world_model, save_world_model
 from ecgwm.train import finetune
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 

@@ -10,6 +10,8 @@ from ecgwm.errors import EcgwmError
 from ecgwm.models.lejepa import FORMAT, WorldModel, WorldModelLoss, load_world_model, save_world_model
 from ecgwm.models.sigreg import SIGReg
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 SIG = dict(n_slices=64, n_knots=9, t_max=3.0)
 
 

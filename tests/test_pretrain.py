@@ -24,6 +24,8 @@ from ecgwm.models.lejepa import WorldModelLoss, load_world_model, save_world_mod
 from ecgwm.train import pretrain, runtime
 from helpers import REPO, env
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 FAST = dict(batch_size=16, crop_s=1.0, embed_stride_s=1.0, n_slices=128, log_every=1, monitor_n=32,
             monitor_sets=4, device="cpu", warmup_frac=0.1)
 SMALL = dict(width=16, proj_hidden=128, z_dim=64, action_hidden=32, pred_hidden=128)  # for the tests of mechanics
@@ -61,7 +63,7 @@ def _same_weights(a, b):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_data, tmp_path_factory):
+def trained(tiny_data, tmp_path_factory, torch_one_thread):
     """One longer run of the default model, shared by the tests that only read its results."""
     tmp = tmp_path_factory.mktemp("pretrain")
     model, summary = _train(tiny_data, tmp, "a", epochs=5, lr=2e-3, monitor_n=12)
@@ -155,6 +157,10 @@ def test_batch_larger_than_the_data(tiny_data, tmp_path):
         _train(tiny_data, tmp_path, "a", epochs=1, batch_size=100000, model=SMALL)
 
 
+def _env():
+    return dict(env(), OMP_NUM_THREADS="1")  # see conftest.torch_one_thread
+
+
 def _stage_dir(tiny_data, tmp_path, **pre):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     raw["pretrain"].update(FAST, **pre)
@@ -170,16 +176,16 @@ def test_kill_9_midway_then_resume_gives_the_uninterrupted_weights(tiny_data, tm
     ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
     ref_dir.mkdir(), run_dir.mkdir()
     cmd = [str(c) for c in _stage_dir(tiny_data, ref_dir, epochs=2)]
-    subprocess.run(cmd, cwd=ref_dir, env=env(), check=True, capture_output=True)
+    subprocess.run(cmd, cwd=ref_dir, env=_env(), check=True, capture_output=True)
     cmd = [str(c) for c in _stage_dir(tiny_data, run_dir, epochs=2)]
-    proc = subprocess.Popen(cmd, cwd=run_dir, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=run_dir, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while not (run_dir / "ck.pt").exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     assert (run_dir / "ck.pt").exists() and not (run_dir / "wm.pt").exists()
-    resumed = subprocess.run(cmd, cwd=run_dir, env=env(), capture_output=True, text=True)
+    resumed = subprocess.run(cmd, cwd=run_dir, env=_env(), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "resuming from" in resumed.stderr
     a = torch.load(ref_dir / "wm.pt", weights_only=True)
@@ -198,12 +204,12 @@ def test_stage_rejects_zero_pairs_and_a_mismatched_cache(tiny_data, tmp_path):
     every[every["split"] == "val"].to_parquet(tmp_path / "nopairs.parquet")
     bad = [str(c) for c in cmd]
     bad[6] = str(tmp_path / "nopairs.parquet")
-    p = subprocess.run(bad, cwd=tmp_path, env=env(), capture_output=True, text=True)
+    p = subprocess.run(bad, cwd=tmp_path, env=_env(), capture_output=True, text=True)
     assert p.returncode == 1 and "zero train pairs" in p.stderr and len(p.stderr.strip().splitlines()) == 1
     np.save(tmp_path / "short.npy", np.zeros((3, 12, 1000), np.float32))
     bad = [str(c) for c in cmd]
     bad[2] = str(tmp_path / "short.npy")
-    p = subprocess.run(bad, cwd=tmp_path, env=env(), capture_output=True, text=True)
+    p = subprocess.run(bad, cwd=tmp_path, env=_env(), capture_output=True, text=True)
     assert p.returncode == 1 and "short.npy: 3 rows but the labels table has" in p.stderr
     assert not (tmp_path / "wm.pt").exists()
 

@@ -15,6 +15,8 @@ from ecgwm.models.probe import MlpProbe, build_probe
 from ecgwm.train import probe
 from ecgwm.train.runtime import Runtime
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 CPU = Runtime(torch.device("cpu"), 0, 1, False)
 SMALL = dict(hidden=32, n_blocks=1, mlp_ratio=2, device="cpu")
 

@@ -5,6 +5,8 @@ from conftest import section
 from ecgwm import config
 from ecgwm.models.xresnet1d import ENCODERS, xresnet1d50
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
 
 def test_parameter_count_matches_the_ptbxl_variant():
     n = sum(p.numel() for p in xresnet1d50().parameters())
