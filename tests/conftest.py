@@ -63,3 +63,16 @@ def repro(tmp_path_factory):
     run(["dvc", "repro"], repo)
     commit(repo, "tiny run")
     return repo
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Opt-in (pytestmark = pytest.mark.usefixtures("torch_one_thread")): torch on one intra-op thread
+    for a module of tiny models. On a shared 2-core machine, two threads made such tests 3-50x slower
+    (threads spinning on a busy core); one thread loses nothing at these sizes. Restored afterwards."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,17 +1,15 @@
-"""Dynamics augmentation: combinations, allocation, synthesis, and no leakage from held-out folds."""
+"""Which combinations every augmented arm synthesises and how many rows each gets; no held-out fold used.
+The rows themselves: tests/test_arms.py."""
+
+import logging
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from conftest import section
 from ecgwm import augment
 from ecgwm.errors import EcgwmError
-from ecgwm.models.lejepa import WorldModel
-from ecgwm.train.runtime import Runtime
-
-CPU = Runtime(torch.device("cpu"), 0, 1, False)
 
 
 def _table():
@@ -71,39 +69,37 @@ def test_normal_pool_is_training_only_and_skips_missing_embeddings():
     assert augment.normal_pool(table, valid, z).tolist() == [24]
 
 
-def _model(n_labels=6):
-    torch.manual_seed(0)
-    return WorldModel(section("model"), n_labels).eval()
+def test_selection_logs_how_many_qualified_and_warns_when_fewer_than_n_combos(caplog):
+    table, y = _table()
+    rows = augment.training_rows(table, np.ones(len(y), bool))
+    with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
+        augment.select_combinations(y, rows, _cfg(n_combos=10), list("ABCDEF"))
+    info = [r for r in caplog.records if r.levelno == logging.INFO]
+    warn = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(info) == 1 and info[0].getMessage().startswith("3 label combinations of 1-4 labels reach aug.min_count=2")
+    assert len(warn) == 1 and "only 3 combinations qualify, fewer than aug.n_combos=10" in warn[0].getMessage()
+    assert "all 100 synthetic rows go to them" in warn[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
+        combos = augment.select_combinations(y, rows, _cfg(n_combos=3), list("ABCDEF"))
+    assert len(combos) == 3 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
+        combos = augment.select_combinations(y, rows, _cfg(n_combos=2), list("ABCDEF"))
+    assert len(combos) == 2 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "3 label combinations" in caplog.text  # how many qualified, not how many are kept
 
 
-def test_synthesis_is_deterministic_labelled_and_shaped(tmp_path):
+def test_no_training_combination_at_all_is_an_error():
+    table, y = _table()
+    rows = augment.training_rows(table, np.ones(len(y), bool))
+    normals = rows[~y[rows].any(axis=1)]
+    with pytest.raises(EcgwmError, match=r"\(0 combinations of 1-4 labels found, the most frequent has 0"):
+        augment.select_combinations(y, normals, _cfg(min_count=1), list("ABCDEF"))
+
+
+def test_multi_hot_of_the_combinations():
     table, y = _table()
     combos = augment.select_combinations(y, augment.training_rows(table, np.ones(30, bool)), _cfg(), list("ABCDEF"))
-    combos["n_allocated"] = augment.allocate(combos["count"].to_numpy(), 100)
-    pool = np.random.default_rng(0).normal(size=(5, 256)).astype(np.float32)
-    outs = []
-    for name in ("a", "b"):
-        augment.synthesise(_model(), pool, combos, 6, _cfg(), 3, CPU, tmp_path / f"{name}.npy", tmp_path / f"{name}_l.npy")
-        outs.append((np.load(tmp_path / f"{name}.npy"), np.load(tmp_path / f"{name}_l.npy")))
-    (za, la), (zb, lb) = outs
-    assert za.shape == (100, 256) and la.shape == (100,) and np.isfinite(za).all()
-    assert np.array_equal(za, zb) and np.array_equal(la, lb)
-    assert np.bincount(la, minlength=3).tolist() == combos["n_allocated"].tolist()
-    # every synthetic row is r([z_n ; p(a_C)]) for one of the pool rows and its combination's multi-hot
-    model, a = _model(), augment.multi_hot(combos, 6)
-    with torch.no_grad():
-        cand = {c: model.predict(torch.from_numpy(pool), torch.from_numpy(a[[c] * 5])).numpy() for c in range(3)}
-    for i in range(0, 100, 9):
-        assert np.abs(cand[la[i]] - za[i]).max(axis=1).min() < 1e-4
-    assert a[la].sum(1).tolist() == [len(combos["labels"][c]) for c in la]
-    augment.synthesise(_model(), pool, combos, 6, _cfg(dtype="float16"), 3, CPU, tmp_path / "h.npy", tmp_path / "hl.npy")
-    assert np.load(tmp_path / "h.npy").dtype == np.float16
-
-
-def test_no_normal_embeddings_is_a_clear_error(tmp_path):
-    table, y = _table()
-    combos = augment.select_combinations(y, augment.training_rows(table, np.ones(30, bool)), _cfg(), list("ABCDEF"))
-    combos["n_allocated"] = augment.allocate(combos["count"].to_numpy(), 100)
-    with pytest.raises(EcgwmError, match="no normal training embedding"):
-        augment.synthesise(_model(), np.zeros((0, 256), np.float32), combos, 6, _cfg(), 0, CPU,
-                           tmp_path / "a.npy", tmp_path / "b.npy")
+    a = augment.multi_hot(combos, 6)
+    assert a.dtype == np.float32 and a.tolist() == [[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]

@@ -1,5 +1,6 @@
 """ICD label mapping on hand-made label CSVs."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -97,3 +98,42 @@ def test_level_four_keeps_subcodes(tmp_path):
     _, names = labels.build(df, section("icd", **dict(ICD, level=4, top_k=10)))
     codes = {x["code"] for x in names["labels"]}
     assert {"I480", "I489", "E119"} <= codes and "I10" in codes  # I10 has no 4th character
+
+
+def test_records_table_has_the_record_columns_and_no_label(tmp_path):
+    df = labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all")
+    table, _ = labels.build(df, section("icd", **ICD))
+    rec = labels.records_table(table)
+    assert list(rec.columns) == ["study_id", "subject_id", "ecg_time", "fold", "split"]
+    assert labels.label_codes(rec) == [] and labels.label_matrix(rec).shape == (len(table), 0)
+    assert rec["study_id"].tolist() == table["study_id"].tolist()  # same rows, same order
+    rec["split"] = "x"  # a copy: the labels table is not a view of it
+    assert set(table["split"]) == {"train", "val", "test"}
+
+
+def test_records_table_is_byte_identical_when_only_codes_change(tmp_path):
+    """Stages that read records.parquet (the waveform cache) must not re-run when codes are re-mapped."""
+    rows = _rows()
+    recoded = [(s, subj, t, "['Z950']" if i % 2 else "['I10', 'E119', 'J449']", f) for i, (s, subj, t, _, f)
+               in enumerate(rows)]
+    a, _ = labels.build(labels.read_label_csv(_csv(tmp_path, rows, "a.csv"), "all_diag_all"), section("icd", **ICD))
+    b, _ = labels.build(labels.read_label_csv(_csv(tmp_path, recoded, "b.csv"), "all_diag_all"), section("icd", **ICD))
+    assert labels.label_codes(a) != labels.label_codes(b)  # the labels did change
+    labels.records_table(a).to_parquet(tmp_path / "a.parquet", index=False)
+    labels.records_table(b).to_parquet(tmp_path / "b.parquet", index=False)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    # ... while a change of fold does change it
+    moved = [r if r[0] != 6 else r[:4] + (3,) for r in rows]
+    c, _ = labels.build(labels.read_label_csv(_csv(tmp_path, moved, "c.csv"), "all_diag_all"), section("icd", **ICD))
+    labels.records_table(c).to_parquet(tmp_path / "c.parquet", index=False)
+    assert (tmp_path / "c.parquet").read_bytes() != (tmp_path / "a.parquet").read_bytes()
+
+
+def test_split_rows_optionally_only_usable_rows():
+    table = pd.DataFrame({"split": ["train", "train", "val", "test", "train", "val"]})
+    assert labels.split_rows(table, "train").tolist() == [0, 1, 4]
+    assert labels.split_rows(table, "val").tolist() == [2, 5]
+    usable = np.array([True, False, True, True, True, False])
+    assert labels.split_rows(table, "train", usable).tolist() == [0, 4]
+    assert labels.split_rows(table, "val", usable).tolist() == [2]
+    assert labels.split_rows(table, "test", ~usable).tolist() == []

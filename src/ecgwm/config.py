@@ -115,8 +115,11 @@ class CohortConfig:
 
     def __post_init__(self) -> None:
         _check_positive("cohort.n_subjects", self.n_subjects)
+        _check_finite("cohort.mean_visits", self.mean_visits)
         if self.mean_visits < 1:
-            raise EcgwmError("params.yaml: cohort.mean_visits must be >= 1")
+            _fail("cohort.mean_visits", ">= 1", self.mean_visits)
+        for key in ("mean_gap_days", "prevalence_decay", "burden_sd"):
+            _check_nonneg(f"cohort.{key}", getattr(self, key))
         for key in ("p_repeat_same_stay", "p_sick", "prevalence_max", "p_hosp"):
             _check_prob(f"cohort.{key}", getattr(self, key))
 
@@ -229,6 +232,8 @@ class PretrainConfig:
             _check_positive(f"pretrain.{key}", getattr(self, key))
         if self.batch_size < 2:
             _fail("pretrain.batch_size", ">= 2 (BatchNorm and SIGReg need a batch)", self.batch_size)
+        if self.embed_stride_s > self.crop_s:  # a longer stride leaves gaps between the embedding's windows
+            _fail("pretrain.embed_stride_s", f"<= pretrain.crop_s={self.crop_s}", self.embed_stride_s)
         if self.n_knots < 2:
             _fail("pretrain.n_knots", ">= 2", self.n_knots)
         _check_nonneg("pretrain.weight_decay", self.weight_decay)

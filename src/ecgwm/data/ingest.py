@@ -28,7 +28,7 @@ from ecgwm.errors import EcgwmError
 
 
 class Rejected(Exception):
-    """A record that is read but unusable; the message is its QC reason."""
+    """A record that is read but unusable; the message is its QC reason, "kind: detail" (counted by kind)."""
 
 
 def check_header(base: Path, hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
@@ -50,7 +50,7 @@ def check_checksums(names: list[str], expected: list[int | None], got: np.ndarra
     """WFDB header checksums against the samples, for the signals whose header gives one."""
     for name, want, have in zip(names, expected, got.tolist()):
         if want is not None and int(np.int16(np.uint16(int(want) & 0xFFFF))) != int(have):
-            raise Rejected(f"checksum mismatch in lead {name}: header {want}, samples {have}")
+            raise Rejected(f"checksum mismatch: lead {name}, header {want}, samples {have}")
 
 
 def _read_signal(base: Path, hdr: wfdb_io.Header) -> tuple[np.ndarray, list[str]]:
@@ -85,28 +85,28 @@ def read_record(base: Path, cfg: SignalConfig) -> np.ndarray:
     order = []
     for lead in cfg.leads:
         if lead.lower() not in names:
-            raise Rejected(f"missing lead {lead}")
+            raise Rejected(f"missing lead: {lead}")
         order.append(names.index(lead.lower()))
     x = np.asarray(signal, dtype=np.float64).T[order]  # (n_leads, n)
     nan = np.isnan(x)
     if nan.any():
         frac = float(nan.mean())
         if frac > cfg.max_nan_frac:
-            raise Rejected(f"NaN fraction {frac:.3f} > {cfg.max_nan_frac}")
+            raise Rejected(f"NaN fraction: {frac:.3f} > {cfg.max_nan_frac}")
         t = np.arange(x.shape[1])
         for i in np.flatnonzero(nan.any(axis=1)):
             good = ~nan[i]
             if not good.any():
-                raise Rejected(f"lead {cfg.leads[i]} is all NaN")
+                raise Rejected(f"all NaN: lead {cfg.leads[i]}")
             x[i] = np.interp(t, t[good], x[i, good])
     ptp = np.ptp(x, axis=1)
     if (ptp < cfg.flat_mv).any():
-        raise Rejected(f"flat lead {cfg.leads[int(np.argmin(ptp))]}")
+        raise Rejected(f"flat lead: {cfg.leads[int(np.argmin(ptp))]}")
     # baseline removed by the lead's median: wander stays well inside the limit, garbage does not
     dev = np.abs(x - np.median(x, axis=1, keepdims=True)).max(axis=1)
     if (dev > cfg.max_abs_mv).any():
         i = int(np.argmax(dev))
-        raise Rejected(f"amplitude {dev[i]:.1f} mV in lead {cfg.leads[i]} beyond signal.max_abs_mv={cfg.max_abs_mv:g}")
+        raise Rejected(f"amplitude: {dev[i]:.1f} mV in lead {cfg.leads[i]} beyond signal.max_abs_mv={cfg.max_abs_mv:g}")
     ratio = Fraction(cfg.fs, int(round(hdr.fs))).limit_denominator(1000)
     if ratio != 1:
         x = resample_poly(x, ratio.numerator, ratio.denominator, axis=1)

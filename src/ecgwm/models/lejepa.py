@@ -109,7 +109,10 @@ def load_world_model(path: Path) -> tuple[WorldModel, dict]:
     """-> (model in eval mode on CPU, the saved document without the state dicts)."""
     if not Path(path).exists():
         raise EcgwmError(f"{path}: world model not found (run the pretrain stage)")
-    doc = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch.load raises many kinds (EOFError, KeyError, UnpicklingError) on other files
+        raise EcgwmError(f"{path}: not an ecgwm world model ({type(e).__name__} in torch.load)") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EcgwmError(f"{path}: not an ecgwm world model")
     model = WorldModel(ModelConfig(**doc["config"]["model"]), len(doc["label_codes"]), len(doc["signal"]["leads"]))

@@ -95,7 +95,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
     n, bs = len(x), min(cfg.batch_size, len(x))
     gen = torch.Generator(device=rt.device).manual_seed(seed)
     curves = Curves(live_dir)
-    stopper = EarlyStopping(max(1, cfg.patience_steps // cfg.eval_every))
+    stopper = EarlyStopping(math.ceil(cfg.patience_steps / cfg.eval_every))  # evaluations spanning >= patience_steps
     loss_sum, perm, pos, step, last_eval = torch.zeros((), device=rt.device), None, n, 0, 0
     bar = tqdm(total=cfg.max_steps, desc="probe", unit="step", mininterval=2.0)
     while step < cfg.max_steps:

@@ -65,11 +65,12 @@ def teardown() -> None:
 
 
 def lr_at(step: int, total: int, lr: float, min_lr: float, warmup_frac: float) -> float:
-    """Linear warm-up over warmup_frac of the steps, then cosine from lr down to min_lr."""
+    """Linear warm-up over warmup_frac of the steps up to lr at step warm - 1, then cosine down to
+    min_lr at the last step (total - 1)."""
     warm = max(1, int(round(warmup_frac * total)))
     if step < warm:
         return lr * (step + 1) / warm
-    progress = min(1.0, (step - warm) / max(1, total - warm))
+    progress = min(1.0, (step + 1 - warm) / max(1, total - warm))
     return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 

@@ -1,0 +1,113 @@
+"""Atomic outputs leave no litter, even after a kill -9; OS errors in a stage are one line."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ecgwm import io
+from helpers import env
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_atomic_path_removes_stale_temps_of_dead_processes_and_keeps_live_ones(tmp_path):
+    out = tmp_path / "waveforms.npy"
+    dead_file, dead_dir = _dead_pid(), _dead_pid()
+    live = os.getppid()  # the process that started pytest: alive for the whole test
+    (tmp_path / f".waveforms.npy.tmp-{dead_file}").write_bytes(b"half")
+    (tmp_path / f".waveforms.npy.tmp-{dead_dir}").mkdir()
+    (tmp_path / f".waveforms.npy.tmp-{dead_dir}" / "part").write_text("x")
+    (tmp_path / f".waveforms.npy.tmp-{live}").write_bytes(b"another run")
+    (tmp_path / f".other.npy.tmp-{dead_file}").write_bytes(b"another output's")
+    with io.atomic_path(out) as tmp:
+        assert tmp.name == f".waveforms.npy.tmp-{os.getpid()}" and tmp.parent == tmp_path
+        tmp.write_bytes(b"done")
+    assert out.read_bytes() == b"done"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["waveforms.npy", f".waveforms.npy.tmp-{live}", f".other.npy.tmp-{dead_file}"])
+
+
+def test_remove_stale_temps_reports_what_it_removed(tmp_path):
+    dead = _dead_pid()
+    stale = tmp_path / f".m.pt.tmp-{dead}"
+    stale.write_text("x")
+    assert io.remove_stale_temps(tmp_path / "m.pt") == [stale] and not stale.exists()
+    assert io.remove_stale_temps(tmp_path / "absent" / "m.pt") == []
+
+
+def test_atomic_path_leaves_nothing_on_an_exception(tmp_path):
+    out = tmp_path / "labels.parquet"
+    out.write_text("previous")
+    with pytest.raises(RuntimeError, match="boom"):
+        with io.atomic_path(out) as tmp:
+            tmp.write_text("half written")
+            raise RuntimeError("boom")
+    assert out.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["labels.parquet"]
+    folder = tmp_path / "live"
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(folder) as tmp:
+            (tmp / "sub").mkdir(parents=True)
+            (tmp / "sub" / "f").write_text("x")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.parquet"]
+
+
+def test_atomic_path_replaces_a_folder_and_requires_an_output(tmp_path):
+    out = tmp_path / "plots"
+    (out / "old").mkdir(parents=True)
+    with io.atomic_path(out) as tmp:
+        tmp.mkdir()
+        (tmp / "new").write_text("x")
+    assert [p.name for p in out.iterdir()] == ["new"]
+    with pytest.raises(io.EcgwmError, match="did not write this output"):
+        with io.atomic_path(tmp_path / "never.json"):
+            pass
+
+
+def _stage(tmp_path, body: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "stage.py"
+    script.write_text("import errno, os\nfrom pathlib import Path\nfrom ecgwm.io import atomic_path, run_stage\n\n"
+                      "def main():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\nrun_stage(main)\n")
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env(), capture_output=True, text=True,
+                          timeout=60)
+
+
+def _one_error_line(p) -> str:
+    assert p.returncode == 1, p.stderr
+    lines = p.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), p.stderr
+    assert "Traceback" not in p.stderr
+    return lines[0]
+
+
+def test_a_full_disk_is_one_line_naming_the_path(tmp_path):
+    p = _stage(tmp_path, 'raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/waveforms.npy")')
+    assert _one_error_line(p) == "error: /data/waveforms.npy: No space left on device (the disk is full)"
+
+
+def test_writing_under_a_regular_file_is_one_line_naming_the_path(tmp_path):
+    (tmp_path / "data").write_text("a file where a folder should be")
+    p = _stage(tmp_path, 'Path("data/labels.parquet").write_text("x")')
+    assert _one_error_line(p).startswith("error: data/labels.parquet: Not a directory")
+    # the same through an atomic output, which first makes the parent folder
+    p = _stage(tmp_path, 'with atomic_path("data/sub/labels.parquet") as tmp:\n    tmp.write_text("x")')
+    assert _one_error_line(p) == "error: data/sub: Not a directory"
+
+
+def test_a_user_error_is_one_line_too(tmp_path):
+    p = _stage(tmp_path, 'from ecgwm.errors import EcgwmError\nraise EcgwmError("params.yaml: seed must be ...")')
+    assert _one_error_line(p) == "error: params.yaml: seed must be ..."
+
+
+def test_keep_freed_memory_is_a_harmless_bool():
+    first, second = io.keep_freed_memory(), io.keep_freed_memory()
+    assert isinstance(first, bool) and isinstance(second, bool) and first == second
+    assert np.zeros(8 << 20).sum() == 0  # large allocations still work afterwards
