@@ -93,7 +93,7 @@ BAD = [
     ("pretrain.embed_stride_s", 3.0, {}),  # > pretrain.crop_s: gaps between windows ("pretrain.lam", 1.5, {}),
     ("pretrain.lam", NAN, {}), ("pretrain.n_slices", 0, {}), ("pretrain.n_knots", 1, {}),
     ("pretrain.t_max", 0.0, {}), ("pretrain.device", "gpu", {}), ("pretrain.bf16", "yes", {}),
-    ("pretrain.bf16", 1, {}), ("pretrain.num_workers", -1, {}), ("pretrain.log_every", 0, {}),
+    ("pretrain.bf16", 1, {}), ("pretrain.num_workers", -1, {}), ("pretrain.device_cache", "gpu", {}), ("pretrain.device_cache", False, {}), ("pretrain.log_every", 0, {}),
     ("pretrain.monitor_n", 0, {}), ("pretrain.monitor_sets", 0, {}),
     ("embed.batch_size", 0, {}), ("embed.device", "tpu", {}), ("embed.with_h", "false", {}),
     ("aug.min_count", 0, {}), ("aug.max_labels", 0, {}), ("aug.n_combos", 0, {}), ("aug.n_total", 0, {}),

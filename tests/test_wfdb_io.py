@@ -7,7 +7,7 @@ import pytest
 import wfdb
 
 from conftest import section
-from ecgwm.data import ingest, waveform_cache, wfdb_io
+from ecgwm.data import ingest, wfdb_io
 from ecgwm.data.mimic import MIMIC_LEADS, to_adu, write_record
 
 

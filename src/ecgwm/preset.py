@@ -38,6 +38,16 @@ def _float(representer, value: float):
     return representer.represent_scalar("tag:yaml.org,2002:float", text)
 
 
+def _str(representer, value: str):
+    """Quote strings that a YAML 1.1 reader would take for something else (off, yes, 1e3, null, ...)."""
+    try:
+        plain = yaml.safe_load(value) if value else None
+    except yaml.YAMLError:
+        plain = None
+    style = None if isinstance(plain, str) and plain == value else '"'
+    return representer.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
 def _null(representer, value: None):
     return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
@@ -46,7 +56,9 @@ def round_trip() -> YAML:
     """A YAML reader/writer that keeps comments, key order and flow lists."""
     rt = YAML()
     rt.width = 4096
+    rt.preserve_quotes = True
     rt.representer.add_representer(float, _float)
+    rt.representer.add_representer(str, _str)
     rt.representer.add_representer(type(None), _null)
     return rt
 
