@@ -116,7 +116,8 @@ def test_only_the_right_stages_rerun(repro):
     assert _would_run(repro, aug__n_total=1600) == {"augment", "diagnostics"}
     assert _would_run(repro, probe__lr=0.002) == augmented | {f"probe_real@{s}" for s in seeds} | {"oracle"}
     assert _would_run(repro, report__n_boot=200) == {"report"}
-    assert _would_run(repro, finetune__epochs=2) == {"finetune@lejepa-0", "finetune@scratch-0"}
+    assert _would_run(repro, finetune__epochs=2) == {"finetune_lejepa@0", "finetune_scratch@0"}
+    assert _would_run(repro, model__width=32) == {"pretrain", "finetune_scratch@0"}
     more = _would_run(repro, report__seeds=seeds + [7])
     assert more == {"report"} | {f"probe_aug@{a}-7" for a in AUGMENTED} | {"probe_real@7"}
 
