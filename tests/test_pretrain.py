@@ -75,7 +75,8 @@ def test_loss_falls_and_embeddings_do_not_collapse(trained):
     hist = pd.read_csv(live / "plots" / "metrics" / "loss.tsv", sep="\t")
     first, last = hist["loss"].iloc[:3].mean(), hist["loss"].iloc[-3:].mean()
     assert last < 0.8 * first
-    assert summary["val_z_std_min"] > 0.05 and summary["val_z_eff_rank"] > 5
+    # a collapsed z has a per-dimension std near 0 and an effective rank near 1 (few validation records here)
+    assert summary["val_z_std_mean"] > 0.1 and summary["val_z_eff_rank"] > 5
     for f in ("pred.tsv", "sigreg.tsv", "lr.tsv"):
         assert (live / "plots" / "metrics" / f).exists()
 

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from ecgwm import arms
 from ecgwm.models.lejepa import WorldModel
 
 
@@ -123,13 +124,8 @@ def realism(z: np.ndarray, members: list[np.ndarray], synth: np.ndarray, synth_c
 
 def combination_members(y: np.ndarray, rows: np.ndarray, combos: pd.DataFrame) -> list[np.ndarray]:
     """For each combination (its `labels` list), the rows whose label set is exactly it."""
-    sets = y[rows].astype(bool)
-    out = []
-    for labels in combos["labels"]:
-        target = np.zeros(y.shape[1], bool)
-        target[list(labels)] = True
-        out.append(rows[(sets == target).all(axis=1)])
-    return out
+    members, offsets = arms.combination_members(y, rows, list(combos["labels"]))
+    return [members[offsets[k]:offsets[k + 1]] for k in range(len(combos))]
 
 
 def effective_rank(z: np.ndarray) -> float:

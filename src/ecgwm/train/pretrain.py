@@ -68,11 +68,8 @@ def build_monitor(y: np.ndarray, split: np.ndarray, valid: np.ndarray, val_pairs
     train = np.flatnonzero((split == "train") & valid)
     normal = take(train[~y[train].any(axis=1)], n)
     sets = frequent_sets(y, train, n_sets)
-    members = []
-    for labels in sets:
-        target = np.zeros(y.shape[1], bool)
-        target[list(labels)] = True
-        members.append(take(train[(y[train].astype(bool) == target).all(axis=1)], max(2, n // max(1, n_sets))))
+    members = [take(m, max(2, n // max(1, n_sets)))
+               for m in diagnostics.combination_members(y, train, pd.DataFrame({"labels": sets}))]
     parts = [vp["idx_t"].to_numpy(), vp["idx_t1"].to_numpy(), normal, *members]
     rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
     pos = lambda a: np.searchsorted(rows, a)  # noqa: E731
