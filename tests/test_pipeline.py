@@ -50,7 +50,7 @@ def test_pipeline_outputs(repro):
     assert (lab.loc[pairs["idx_t"], "split"].to_numpy() == pairs["split"].to_numpy()).all()
     assert (repro / "data/world_model.pt").exists()
     live = json.loads((repro / "dvclive/pretrain/metrics.json").read_text())
-    assert np.isfinite(live["loss"]) and live["val_z_eff_rank"] > 1
+    assert np.isfinite(live["loss"]) and live["z_eff_rank"] > 1
     for key in ("val_skill_vs_identity", "val_skill_vs_blind", "val_action_sensitivity", "specificity", "realism_nn"):
         assert key in live, key
     z = np.load(repro / "data/embeddings.npy")

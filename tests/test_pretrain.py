@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 FAST = dict(batch_size=16, crop_s=1.0, embed_stride_s=1.0, n_slices=128, log_every=1, monitor_n=32,
             monitor_sets=4, device="cpu", warmup_frac=0.1)
 SMALL = dict(width=16, proj_hidden=128, z_dim=64, action_hidden=32, pred_hidden=128)  # for the tests of mechanics
-MONITOR_KEYS = ("val_z_std_mean", "val_z_std_min", "val_z_eff_rank", "val_z_sigreg", "val_skill_vs_identity",
+MONITOR_KEYS = ("z_std_mean", "z_std_min", "z_eff_rank", "z_sigreg", "val_skill_vs_identity",
                 "val_skill_vs_blind", "val_action_sensitivity", "val_zero_action_shift", "specificity", "realism_nn")
 
 
@@ -75,8 +75,7 @@ def test_loss_falls_and_embeddings_do_not_collapse(trained):
     hist = pd.read_csv(live / "plots" / "metrics" / "loss.tsv", sep="\t")
     first, last = hist["loss"].iloc[:3].mean(), hist["loss"].iloc[-3:].mean()
     assert last < 0.8 * first
-    # a collapsed z has a per-dimension std near 0 and an effective rank near 1 (few validation records here)
-    assert summary["val_z_std_mean"] > 0.1 and summary["val_z_eff_rank"] > 5
+    assert summary["z_std_min"] > 0.05 and summary["z_eff_rank"] > 5
     for f in ("pred.tsv", "sigreg.tsv", "lr.tsv"):
         assert (live / "plots" / "metrics" / f).exists()
 

@@ -89,10 +89,9 @@ def world_model_monitor(model: WorldModel, inp: Inputs, rt: runtime.Runtime, cro
     mon = inp.monitor
     _, z = embedding.embed_rows(model, inp.cache_path, mon.rows, inp.stats, crop_len, stride, batch_size, rt)
     model.train()
-    zv = z[np.unique(np.concatenate([mon.pair_t, mon.pair_t1]))] if len(mon.pair_t) else z  # validation records
-    std = zv.std(0)
-    out = {"val_z_std_mean": float(std.mean()), "val_z_std_min": float(std.min()),
-           "val_z_eff_rank": diagnostics.effective_rank(zv), "val_z_sigreg": float(sigreg(torch.from_numpy(zv).to(rt.device), 0))}
+    std = z.std(0)  # collapse, over every monitored record (validation pairs, training normals and sets)
+    out = {"z_std_mean": float(std.mean()), "z_std_min": float(std.min()), "z_eff_rank": diagnostics.effective_rank(z),
+           "z_sigreg": float(sigreg(torch.from_numpy(z).to(rt.device), 0))}
     if len(mon.pair_t):
         pm = diagnostics.pair_metrics(model, z[mon.pair_t], z[mon.pair_t1], mon.pair_actions)
         out |= {f"val_{k}": pm[k] for k in ("skill_vs_identity", "skill_vs_blind", "action_sensitivity",
@@ -215,7 +214,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
     if curves.history:
         last = [r for r in curves.history if "loss" in r][-1]
         summary |= {k: last[k] for k in ("loss", "pred", "sigreg")}
-        mons = [r for r in curves.history if "val_z_eff_rank" in r]
+        mons = [r for r in curves.history if "z_eff_rank" in r]
         if mons:
             summary |= {k: v for k, v in mons[-1].items() if k not in ("step", "epoch")}
     curves.summary({k: v for k, v in summary.items() if k != "pairs_per_s"})
