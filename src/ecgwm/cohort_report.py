@@ -271,7 +271,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float | np.ndarray, offset
     off = np.zeros((n, 1), np.float32) if offset is None else offset.astype(np.float32)[:, None]
     pen = np.vstack([np.ones((f, 1)) * np.broadcast_to(ridge, (y.shape[1],))[None], np.zeros((1, y.shape[1]))])
     sub = np.random.default_rng(0).choice(n, min(n, 2000), replace=False)
-    xs, xs_t = xa[sub], np.ascontiguousarray(xa[sub].T)
+    xsub, xsub_t = xa[sub], np.ascontiguousarray(xa[sub].T)
     prior = np.clip(y.mean(axis=0), 1e-3, 1 - 1e-3)
     w = np.zeros((f + 1, y.shape[1]))
     w[-1] = np.log(prior / (1 - prior)) - float(off.mean())
@@ -286,7 +286,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float | np.ndarray, offset
         g = (xt @ (p - y)).astype(np.float64) / n + pen * w
         if it % 5 == 0:  # curvature per label on the subsample: x' diag(p (1 - p)) x / n + penalty
             d = p[sub] * (1 - p[sub])  # (S, C)
-            h = np.matmul(xs_t[None] * d.T[:, None, :], xs).astype(np.float64) / len(sub)  # (C, F+1, F+1)
+            h = np.matmul(xsub_t[None] * d.T[:, None, :], xsub).astype(np.float64) / len(sub)  # (C, F+1, F+1)
             h_inv = np.linalg.inv(h + (pen.T + 1e-6)[:, :, None] * np.eye(f + 1)[None])
         step = np.matmul(h_inv, g.T[:, :, None])[:, :, 0].T
         scale = np.ones(y.shape[1])

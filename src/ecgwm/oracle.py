@@ -1,8 +1,10 @@
-"""The ECG-parameter oracle (synthetic cohort only): a probe on the parameters each record was
-rendered from, restricted to what a reader can measure on the tracing (rate, rhythm, intervals,
-axis, amplitudes, ST-T, conduction, ectopy, noise). No parameter marks a diagnosis code, and a
-disease that does not show on a record (low penetrance, paroxysmal, under-coded) does not show
-here either, so this is a ceiling for what the ECG says about each label, not for the labels.
+"""The ECG-parameter oracle (synthetic cohort only): models on the parameters each record was
+rendered from, restricted to what a reader measures on the tracing: rate and rhythm, intervals,
+axis, P, QRS and T amplitudes, ST-T per territory, Q waves, conduction, pacing, ectopy, tremor.
+Recording noise, respiration and the beat phase are left out (they say nothing about a diagnosis
+that a reader would use). No parameter marks a diagnosis code, and a disease that does not show
+on a record (low penetrance, paroxysmal, resolved) does not show here either: this bounds what
+the ECG says about each label, not the labels themselves.
 """
 
 from __future__ import annotations
@@ -22,8 +24,6 @@ NUMERIC = (
 )
 # P waves and sinus rate variability exist only in sinus rhythm: elsewhere a reader measures nothing
 SINUS_ONLY = ("pr", "p_dur", "p_amp", "rr_var")
-
-
 # a reader's rate statement that is not monotone in the rate: sinus bradycardia (bpm below 60)
 STATEMENTS = {"bradycardia": ("hr", 60.0, -1.0)}
 
