@@ -281,7 +281,7 @@ def dipole(p: EcgParams, rng: np.random.Generator, fs: float, n: int) -> np.ndar
     if p.rhythm == "af":  # fibrillatory waves, 5-7 Hz, of varying frequency
         f0 = rng.uniform(5.0, 7.0)
         phase = 2 * np.pi * np.cumsum(f0 + 0.6 * rng.standard_normal(n)) / fs
-        dp.d += np.outer(rng.uniform(0.04, 0.1) * direction(110.0, 45.0), np.sin(phase))
+        dp.d += np.outer(rng.uniform(0.03, 0.07) * direction(110.0, 45.0), np.sin(phase))
     elif p.rhythm == "flutter":  # sawtooth F waves near 300/min, negative in II, III, aVF
         saw = 2 * ((rng.uniform(4.6, 5.4) * t + rng.uniform(0, 1)) % 1.0) - 1
         dp.d += np.outer(rng.uniform(0.1, 0.2) * direction(-90.0, 10.0), saw)
