@@ -10,7 +10,8 @@ Disease and coding are separate processes, as in a hospital archive:
   no codes) or a stay: an ED visit, possibly followed by an admission, or a direct admission,
   with one or more ECGs over hours to days.
 - A stay's codes come from the diseases present, each coded with a sensitivity below 1 (chronic
-  comorbidities are under-coded, more so in the ED). Every ECG of a stay carries the stay's lists,
+  comorbidities are under-coded, more so in the ED; a disease the stay's ECGs show is coded more
+  often), and every stay has at least its reason coded. Every ECG of a stay carries the stay's lists,
   with MIMIC-IV-ECG-ICD's semantics: ED ECGs of an admitted patient carry the ED and the hospital
   discharge diagnoses (all_diag_all) and the hospital ones (all_diag_hosp); ECGs taken during the
   admission carry the hospital discharge diagnoses; ECGs outside a stay carry nothing.
