@@ -1,24 +1,41 @@
-"""The synthetic cohort: MIMIC-IV-ECG file format, determinism, labels that look like MIMIC."""
+"""The synthetic cohort: MIMIC-IV-ECG file format, determinism, and disease apart from coding."""
 
 import ast
 import hashlib
+from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pytest
 import simple_icd_10_cm as cm
 import wfdb
 
 from conftest import section
-from ecgwm.data import cohort
-from ecgwm.data.catalogue import CATALOGUE, LINKS
+from ecgwm.data import cohort, ecg
+from ecgwm.data.catalogue import BOOSTS, CATALOGUE, COURSES, LINKS, REPLACED_BY, categories
 from ecgwm.data.mimic import MIMIC_LEADS
 
 
-def test_catalogue_codes_are_real_icd10cm_and_outnumber_the_labels():
-    assert all(cm.is_valid_item(c.code) for c in CATALOGUE)
-    assert len(CATALOGUE) >= 100 and len({c.code[:3] for c in CATALOGUE}) > 76
-    codes = {c.code for c in CATALOGUE}
-    assert all(a in codes and b in codes for a, b, _, _ in LINKS)
+@pytest.fixture(scope="module")
+def sim():
+    """Records and latents of 1,500 patients (no waveforms)."""
+    return cohort.simulate(section("cohort", n_subjects=1500), seed=0)
+
+
+def _cats(codes: str) -> set[str]:
+    return {c[:3] for c in ast.literal_eval(codes)}
+
+
+def test_catalogue_codes_are_real_icd10cm_and_form_a_long_tail():
+    assert all(cm.is_valid_item(c) for d in CATALOGUE for c in d.codes)
+    assert len(categories()) >= 150
+    keys = [d.key for d in CATALOGUE]
+    assert len(set(keys)) == len(keys) and all(d.course in COURSES for d in CATALOGUE)
+    known = set(keys)
+    assert all(a in known and b in known for a, b, *_ in LINKS + BOOSTS)
+    assert all(a in known and b in known for a, b in REPLACED_BY.items())
+    for d in CATALOGUE:  # every effect is one the cohort knows how to apply
+        cohort.apply_effect(ecg.EcgParams(), d, 1.0, 1.0, "anterior", np.random.default_rng(0))
 
 
 def test_records_read_back_through_wfdb_like_mimic(tiny_cohort):
@@ -42,7 +59,7 @@ def test_records_read_back_through_wfdb_like_mimic(tiny_cohort):
 
 def test_limb_lead_relations_hold_within_quantisation(tiny_cohort):
     root, records, _ = tiny_cohort
-    for path in records["path"].iloc[:10]:
+    for path in records["path"].iloc[:20]:
         x = wfdb.rdrecord(str(root / path), physical=False).d_signal.astype(int).T  # adu
         lead = dict(zip(MIMIC_LEADS, x))
         assert np.abs(lead["III"] - (lead["II"] - lead["I"])).max() <= 2
@@ -51,17 +68,25 @@ def test_limb_lead_relations_hold_within_quantisation(tiny_cohort):
         assert np.abs(2 * lead["aVL"] - (2 * lead["I"] - lead["II"])).max() <= 4
 
 
-def test_label_csv_has_mimic_columns_and_subject_level_folds(tiny_cohort):
+def test_label_csv_has_mimic_columns_stays_and_subject_level_folds(tiny_cohort):
     root, _, latents = tiny_cohort
     lab = pd.read_csv(root / "records_w_diag_icd10.csv")
-    for col in ("study_id", "subject_id", "ecg_time", "all_diag_all", "all_diag_hosp", "strat_fold"):
+    for col in ("file_name", "study_id", "subject_id", "ecg_time", "ed_stay_id", "ed_hadm_id", "hosp_hadm_id",
+                "gender", "age", "all_diag_hosp", "all_diag_all", "strat_fold"):
         assert col in lab.columns
     assert lab.groupby("subject_id")["strat_fold"].nunique().max() == 1
     assert lab["strat_fold"].between(0, 19).all()
-    for codes in lab["all_diag_all"]:
-        parsed = ast.literal_eval(codes)
-        assert isinstance(parsed, list) and all("." not in c for c in parsed)
+    for col in ("all_diag_all", "all_diag_hosp"):
+        for codes in lab[col]:
+            parsed = ast.literal_eval(codes)
+            assert isinstance(parsed, list) and all("." not in c for c in parsed)
+    stay = lab[["ed_stay_id", "ed_hadm_id", "hosp_hadm_id"]].notna().any(axis=1)
+    assert 0 < stay.mean() < 1
+    assert (lab.loc[~stay, "all_diag_all"] == "[]").all()  # outside a stay: no codes
+    assert lab["ed_stay_id"].dropna().between(30_000_000, 39_999_999).all()
+    assert lab["hosp_hadm_id"].dropna().between(20_000_000, 29_999_999).all()
     assert set(latents["study_id"]) == set(lab["study_id"])
+    assert set(latents.columns) == {"study_id", "subject_id", *ecg.EcgParams.__dataclass_fields__}
 
 
 def _digest(root):
@@ -86,23 +111,97 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tmp_path):
     assert _digest(tmp_path / "c") != outs[0]
 
 
-def test_cohort_statistics_look_like_mimic():
-    rec, lat = cohort.simulate(section("cohort", n_subjects=800), seed=0)
-    assert 2.0 < len(rec) / 800 < 4.5  # several visits per patient
-    codes = rec["all_diag_all"].map(ast.literal_eval)
-    cats = codes.map(lambda c: {x[:3] for x in c})
-    counts = pd.Series([c for cs in cats for c in cs]).value_counts()
-    top = set(counts.index[:76])
-    normal = cats.map(lambda cs: not (cs & top)).mean()
-    assert 0.4 < normal < 0.65, normal  # about half the records carry none of the labels
+def test_every_ecg_of_a_stay_carries_the_stays_codes(sim):
+    rec, _ = sim
+    for key in ("ed_stay_id", "hosp_hadm_id"):
+        per = rec.dropna(subset=[key]).groupby(key)
+        assert (per["all_diag_all"].nunique() == 1).all() and (per["all_diag_hosp"].nunique() == 1).all()
+        assert (per.size() > 1).any()
+    # the ED ECGs of an admitted patient carry the admission's discharge diagnoses too
+    ed_adm = rec.dropna(subset=["ed_hadm_id"])
+    hosp = rec.dropna(subset=["hosp_hadm_id"]).drop_duplicates("hosp_hadm_id").set_index("hosp_hadm_id")
+    both = ed_adm[ed_adm["ed_hadm_id"].isin(hosp.index)]
+    assert len(both) and (both["all_diag_hosp"].to_numpy()
+                          == hosp.loc[both["ed_hadm_id"], "all_diag_hosp"].to_numpy()).all()
+    stay = rec["ecg_taken_in_ed_or_hosp"]
+    assert (rec.loc[~stay, "all_diag_all"] == "[]").all()
+    assert (rec.loc[stay, "all_diag_all"] != "[]").all()  # every stay has a reason
+    # codes change between stays of a patient, not within one: labels persist across a stay
+    assert rec.groupby(["subject_index", "occasion"])["all_diag_all"].nunique().max() <= 2  # ED vs ward lists
+
+
+def test_under_coding_leaves_diseased_records_without_their_code(sim):
+    rec, _ = sim
+    stay = rec["ecg_taken_in_ed_or_hosp"].to_numpy()
+    cats = rec["all_diag_all"].map(_cats)
+    for key, cat in (("htn", "I10"), ("diabetes", "E11"), ("ckd", "N18"), ("heart_failure", "I50")):
+        ill = rec["diseases"].map(lambda ds, k=key: k in ds).to_numpy() & stay
+        coded = cats[ill].map(lambda cs, c=cat: c in cs).mean()
+        assert 0.2 < coded < 0.95, (key, coded)
+
+
+def test_penetrance_leaves_coded_records_without_the_effect(sim):
+    rec, _ = sim
+    cats = rec["all_diag_all"].map(_cats)
+    for key, cat in (("htn", "I10"), ("cad", "I25"), ("af_paroxysmal", "I48")):
+        has = rec["diseases"].map(lambda ds, k=key: k in ds) & cats.map(lambda cs, c=cat: c in cs)
+        shown = rec.loc[has, "shown"].map(lambda s, k=key: k in s).mean()
+        assert 0.05 < shown < 0.9, (key, shown)
+    # and a disease without an effect never shows
+    assert not rec["shown"].map(lambda s: "gerd" in s).any()
+
+
+def test_long_tail_and_normal_fraction_look_like_a_hospital_archive(sim):
+    rec, _ = sim
+    cats = rec["all_diag_all"].map(_cats)
+    counts = pd.Series(Counter(c for cs in cats for c in cs)).sort_values(ascending=False)
+    assert len(counts) >= 150
     prev = counts / len(rec)
-    assert prev.iloc[0] > 5 * prev.iloc[75]  # long tail
-    # comorbidity: AF makes anticoagulation far more likely
+    assert 0.001 < prev.iloc[75] <= 0.015 and prev.iloc[0] > 10 * prev.iloc[75]  # the 76th label is rare
+    top = set(counts.index[:76])
+    n_labels = cats.map(lambda cs: len(cs & top))
+    assert 0.45 < (n_labels == 0).mean() < 0.62
+    assert 2 < n_labels[n_labels > 0].mean() < 8
+    assert (n_labels.between(1, 4)).sum() > 0.4 * (n_labels > 0).sum()  # many small label sets
+    assert 2.5 < len(rec) / 1500 < 5
+
+
+def test_diseases_persist_progress_and_resolve(sim):
+    rec, _ = sim
+    nxt = rec.groupby("subject_index")["diseases"].shift(-1)
+    pairs = [(a, b) for a, b in zip(rec["diseases"], nxt) if isinstance(b, list)]
+    chronic = {d.key for d in CATALOGUE if d.course == "chronic"} - set(REPLACED_BY)
+    kept = [k in b for a, b in pairs for k in a if k in chronic]
+    assert np.mean(kept) == 1.0  # chronic diseases stay
+    acute = {d.key for d in CATALOGUE if d.course == "acute"}
+    gone = [k not in b for a, b in pairs for k in a if k in acute]
+    assert 0.3 < np.mean(gone) < 1.0  # acute ones resolve, sometimes within a stay's ECGs
+    new = [k for a, b in pairs for k in b if k in chronic and k not in a]
+    assert len(new) > 20  # onsets during follow-up
+    assert any("old_mi" in b and "old_mi" not in a for a, b in pairs)  # an infarction leaves a scar
+
+
+def test_comorbidity_comes_from_shared_risks_and_links(sim):
+    rec, _ = sim
+    cats = rec["all_diag_all"].map(_cats)
+    codes = rec["all_diag_all"].map(lambda s: set(ast.literal_eval(s)))
     af = cats.map(lambda cs: "I48" in cs)
-    z79 = codes.map(lambda cs: "Z7901" in cs)
-    assert z79[af].mean() > 3 * z79[~af].mean()
-    # chronic codes persist: a subject with diabetes in one visit mostly has it in the next
-    rec = rec.assign(dm=cats.map(lambda cs: "E11" in cs))
-    nxt = rec.groupby("subject_index")["dm"].shift(-1)
-    assert nxt[rec["dm"] & nxt.notna()].astype(bool).mean() > 0.9
-    assert set(lat["rhythm"]) >= {"sinus", "af"}
+    anticoag = codes.map(lambda cs: "Z7901" in cs)
+    assert anticoag[af].mean() > 3 * anticoag[~af & (cats.map(len) > 0)].mean()
+    dm = cats.map(lambda cs: "E11" in cs)
+    ckd = cats.map(lambda cs: "N18" in cs)
+    assert ckd[dm].mean() > 1.5 * ckd[~dm & (cats.map(len) > 0)].mean()
+
+
+def test_simulation_is_deterministic_and_the_config_checks_its_keys():
+    cfg = section("cohort", n_subjects=30)
+    a, la = cohort.simulate(cfg, seed=4)
+    b, lb = cohort.simulate(cfg, seed=4)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(la, lb)
+    from ecgwm.errors import EcgwmError
+
+    with pytest.raises(EcgwmError, match="cohort.p_stay must be in"):
+        section("cohort", p_stay=2.0)
+    with pytest.raises(EcgwmError, match="cohort.mean_occasions must be >= 1"):
+        section("cohort", mean_occasions=0.5)

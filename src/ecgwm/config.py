@@ -103,24 +103,30 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CohortConfig:
-    n_subjects: int
-    mean_visits: float  # visits per subject (at least 1)
-    mean_gap_days: float  # mean time between outpatient-style visits
-    p_repeat_same_stay: float  # chance that the next ECG is taken within the same stay (hours)
-    p_sick: float  # share of patients who ever carry a diagnosis
-    prevalence_max: float  # per-record prevalence of the most common catalogue code
-    prevalence_decay: float  # Zipf exponent of the long tail over the catalogue
-    p_hosp: float  # share of coded visits that are admissions (all_diag_hosp non-empty)
-    burden_sd: float  # spread of the per-patient diagnosis burden (logit scale)
+    n_subjects: int  # patients
+    mean_occasions: float  # ECG occasions per patient (outpatient ECG, ED visit or admission), >= 1
+    mean_gap_days: float  # mean time between a patient's occasions
+    p_stay: float  # share of occasions that are an ED visit or admission (coded); the rest are uncoded outpatient ECGs
+    p_admit: float  # share of stays that are hospital admissions; the rest are ED visits only
+    mean_stay_ecgs: float  # ECGs per admission, >= 1 (an ED visit mostly has one)
+    prevalence_max: float  # coded share of stays of the most common diagnosis category
+    prevalence_decay: float  # Zipf exponent: coded share of the category at rank r ~ r^-decay
+    sensitivity_scale: float  # multiplies every code's coding sensitivity (capped at 1): under-coding
+    penetrance_scale: float  # multiplies every disease's ECG penetrance (capped at 1)
+    noise_scale: float  # multiplies the baseline wander, muscle and mains noise levels
+    p_artefact: float  # share of records with an electrode pop or motion burst
+    p_flat_lead: float  # share of records with a detached chest electrode (a flat lead that QC rejects)
 
     def __post_init__(self) -> None:
         _check_positive("cohort.n_subjects", self.n_subjects)
-        _check_finite("cohort.mean_visits", self.mean_visits)
-        if self.mean_visits < 1:
-            _fail("cohort.mean_visits", ">= 1", self.mean_visits)
-        for key in ("mean_gap_days", "prevalence_decay", "burden_sd"):
-            _check_nonneg(f"cohort.{key}", getattr(self, key))
-        for key in ("p_repeat_same_stay", "p_sick", "prevalence_max", "p_hosp"):
+        for key in ("mean_occasions", "mean_stay_ecgs"):
+            _check_finite(f"cohort.{key}", getattr(self, key))
+            if getattr(self, key) < 1:
+                _fail(f"cohort.{key}", ">= 1", getattr(self, key))
+        for key in ("mean_gap_days", "prevalence_decay", "sensitivity_scale", "penetrance_scale"):
+            _check_positive(f"cohort.{key}", getattr(self, key))
+        _check_nonneg("cohort.noise_scale", self.noise_scale)
+        for key in ("p_stay", "p_admit", "prevalence_max", "p_artefact", "p_flat_lead"):
             _check_prob(f"cohort.{key}", getattr(self, key))
 
 

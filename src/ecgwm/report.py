@@ -47,7 +47,7 @@ METHODS = (
     Method("probe_mixup", "Probe + mixup (normal, combination)", None, "probe", "mixup"),
     Method("probe_identity", "Probe + identity control (normal z as the combination)", None, "probe", "identity"),
     Method("probe_blind", "Probe + action-blind predictor (a = 0)", None, "probe", "blind"),
-    Method("oracle_ecg_params", "ECG-parameter oracle (probe on the parameters each record was drawn with)", None,
+    Method("oracle_ecg_params", "ECG-parameter oracle (probe on the ECG-visible parameters each record was drawn with)", None,
            "oracle", "oracle"),
 )
 BY_KEY = {m.key: m for m in METHODS}
