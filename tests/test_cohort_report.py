@@ -121,16 +121,15 @@ def test_stage_writes_the_cohort_report(tiny_cohort, tmp_path):
     raw["aug"].update(min_count=2)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     (tmp_path / "cohort").mkdir()
-    (tmp_path / "cohort" / "source.json").write_text(json.dumps(
-        {"source": "synthetic", "root": str(root), "labels": str(root / "records_w_diag_icd10.csv")}))
+    (tmp_path / "cohort" / "source.json").write_text(json.dumps({"source": "synthetic"}))
     (tmp_path / "cohort" / "latents.parquet").write_bytes((root / "latents.parquet").read_bytes())
     table, names = labels.build(labels.read_label_csv(root / "records_w_diag_icd10.csv", "all_diag_all"),
                                 section("icd", top_k=12, min_count=2))
     table.to_parquet(tmp_path / "labels.parquet", index=False)
     (tmp_path / "names.json").write_text(json.dumps(names))
     pairs.build(table, np.ones(len(table), bool), section("pairs")).to_parquet(tmp_path / "pairs.parquet", index=False)
-    stage("cohort_report", "cohort", "labels.parquet", "names.json", "pairs.parquet", "metrics/cohort.json",
-          cwd=tmp_path)
+    stage("cohort_report", "cohort", root / "records_w_diag_icd10.csv", "labels.parquet", "names.json", "pairs.parquet",
+          "metrics/cohort.json", cwd=tmp_path)
     doc = json.loads((tmp_path / "metrics" / "cohort.json").read_text())
     assert doc["source"] == "synthetic" and doc["labels"]["n_records"] == len(table)
     assert doc["pairs"]["within_stay_fraction"] is not None and doc["baselines"] is not None
