@@ -105,9 +105,3 @@ def test_writing_under_a_regular_file_is_one_line_naming_the_path(tmp_path):
 def test_a_user_error_is_one_line_too(tmp_path):
     p = _stage(tmp_path, 'from ecgwm.errors import EcgwmError\nraise EcgwmError("params.yaml: seed must be ...")')
     assert _one_error_line(p) == "error: params.yaml: seed must be ..."
-
-
-def test_keep_freed_memory_is_a_harmless_bool():
-    first, second = io.keep_freed_memory(), io.keep_freed_memory()
-    assert isinstance(first, bool) and isinstance(second, bool) and first == second
-    assert np.zeros(8 << 20).sum() == 0  # large allocations still work afterwards

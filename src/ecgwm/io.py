@@ -109,28 +109,6 @@ def os_error_line(e: OSError) -> str:
     return f"{where}{extra}: {e.strerror or e}{hint}"
 
 
-def keep_freed_memory() -> bool:
-    """Ask glibc's malloc to keep freed blocks instead of returning them to the OS at once.
-
-    By default glibc serves blocks above a few hundred KiB with mmap and unmaps them on free, so
-    every training step page-faults its activations back in. On virtual machines where a page
-    fault is expensive (this project's 2-core machine spends most of such a step in the kernel)
-    a world-model training step ran 10x slower than with the memory kept: measured by
-    `python -m ecgwm.bench pretrain`. The allocation strategy does not change any result.
-    A no-op where the C library is not glibc. -> whether the setting took.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 1 << 30) and mallopt(m_trim_threshold, 1 << 30))
-
-
 TIMINGS_ENV = "ECGWM_TIMINGS"  # a TSV file: each stage run appends its command and wall seconds
 
 
@@ -151,7 +129,6 @@ def run_stage(main: Callable[[], None]) -> None:
     """Run a stage's main(); a user-facing or OS error becomes one line on stderr and exit code 1.
     The stage's wall time is logged (and appended to $ECGWM_TIMINGS when set, for the benchmarks)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    keep_freed_memory()
     t0 = time.perf_counter()
     try:
         main()

@@ -40,7 +40,6 @@ def main() -> None:
     p.add_argument("--loader-batches", type=int, default=200)
     p.add_argument("--device-cache", action="store_true", help="crops gathered from a device-resident cache")
     p.add_argument("--half-cache", action="store_true", help="the device cache in float16")
-    p.add_argument("--no-keep-memory", action="store_true", help="glibc's default malloc (freed memory unmapped)")
     q = target("probe", train.bench_probe, "probe size against AUROC and time; or a paper-scale epoch (--paper)")
     q.add_argument("--batches", type=int, nargs="+", default=[512])
     q.add_argument("--paper", action="store_true", help="one epoch over --real-rows + --aug-rows random rows")

@@ -101,9 +101,7 @@ def make_tree(root: Path, n_records: int, n_templates: int, seed: int) -> pd.Dat
 
 def _ingest(root: str, records: pd.DataFrame, workers: int, out: str, params: str, q) -> None:
     from ecgwm.data import ingest
-    from ecgwm.io import keep_freed_memory
 
-    keep_freed_memory()
     _, cfg = config.load("signal", path=params)
     t0 = time.perf_counter()
     ingest.build(Path(root), records, cfg["signal"], Path(out), workers)

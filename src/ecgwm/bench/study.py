@@ -104,12 +104,10 @@ def bench_paper(args: argparse.Namespace) -> None:
 
     from ecgwm import arms, augment, embedding, preset, stats
     from ecgwm.bench.data import _ingest_in_child, make_tree
-    from ecgwm.io import keep_freed_memory
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
     from ecgwm.train import finetune, probe, runtime
     from ecgwm.train.batches import DeviceCache, PairBatches
 
-    keep_freed_memory()
     work = Path(tempfile.mkdtemp(prefix="ecgwm-paper-"))
     params = work / "params.yaml"
     shutil.copy("params.yaml", params)

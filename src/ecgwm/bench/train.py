@@ -27,14 +27,11 @@ def bench_pretrain(args: argparse.Namespace) -> None:
     the crops read by the loader (CPU path) or gathered from a device-resident cache."""
     import torch
 
-    from ecgwm.io import keep_freed_memory
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
     from ecgwm.train import runtime
     from ecgwm.train.batches import DeviceCache, PairBatches
 
-    if not args.no_keep_memory:
-        keep_freed_memory()
-    _, cfg = config.load("model", "pretrain", "signal", path=args.params)
+        _, cfg = config.load("model", "pretrain", "signal", path=args.params)
     pcfg, mcfg = cfg["pretrain"], cfg["model"]
     batch = args.batch or pcfg.batch_size
     rt = runtime.setup(args.device or pcfg.device, pcfg.bf16)
@@ -92,8 +89,7 @@ def bench_pretrain(args: argparse.Namespace) -> None:
                 torch.cuda.synchronize()
         rate = args.steps * batch / t[0]
         name = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-        print(f"train step: {rate:,.0f} pairs/s on {name}, batch {batch}, bf16={rt.bf16}, "
-              f"malloc keeps freed memory: {not args.no_keep_memory}")
+        print(f"train step: {rate:,.0f} pairs/s on {name}, batch {batch}, bf16={rt.bf16})
         print(f"loader / step throughput: {loader_rate / rate:.1f}x")
         print(f"projected paper run (50 epochs x 700K pairs): {50 * 700_000 / rate / 3600:.2f} h")
 
@@ -114,11 +110,9 @@ def bench_probe(args: argparse.Namespace) -> None:
     import torch
 
     from ecgwm import arms, augment, labels
-    from ecgwm.io import keep_freed_memory
     from ecgwm.models.lejepa import load_world_model
     from ecgwm.train import probe, runtime
 
-    keep_freed_memory()
     _, cfg = config.load("probe", "aug", path=args.params)
     base = cfg["probe"]
     rt = runtime.setup(args.device or base.device, bf16=False)
