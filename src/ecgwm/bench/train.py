@@ -31,7 +31,7 @@ def bench_pretrain(args: argparse.Namespace) -> None:
     from ecgwm.train import runtime
     from ecgwm.train.batches import DeviceCache, PairBatches
 
-        _, cfg = config.load("model", "pretrain", "signal", path=args.params)
+    _, cfg = config.load("model", "pretrain", "signal", path=args.params)
     pcfg, mcfg = cfg["pretrain"], cfg["model"]
     batch = args.batch or pcfg.batch_size
     rt = runtime.setup(args.device or pcfg.device, pcfg.bf16)
@@ -89,7 +89,7 @@ def bench_pretrain(args: argparse.Namespace) -> None:
                 torch.cuda.synchronize()
         rate = args.steps * batch / t[0]
         name = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
-        print(f"train step: {rate:,.0f} pairs/s on {name}, batch {batch}, bf16={rt.bf16})
+        print(f"train step: {rate:,.0f} pairs/s on {name}, batch {batch}, bf16={rt.bf16}")
         print(f"loader / step throughput: {loader_rate / rate:.1f}x")
         print(f"projected paper run (50 epochs x 700K pairs): {50 * 700_000 / rate / 3600:.2f} h")
 
