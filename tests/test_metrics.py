@@ -44,3 +44,14 @@ def test_rank_auc_small_cases_by_hand():
 def test_all_degenerate_gives_nan():
     m = macro_auroc(np.ones((10, 2), int), np.random.default_rng(0).random((10, 2)))
     assert np.isnan(m.macro) and m.n_evaluated == 0 and m.skipped == [0, 1] and np.isnan(m.per_label).all()
+
+
+def test_average_ranks_equal_scipy_with_ties():
+    from scipy.stats import rankdata
+
+    from ecgwm.metrics import average_ranks
+
+    rng = np.random.default_rng(1)
+    for shape in [(200, 5), (1, 3), (9, 1)]:
+        p = np.round(rng.random(shape), 1)  # many ties
+        np.testing.assert_array_equal(average_ranks(p), rankdata(p, axis=0))

@@ -56,6 +56,7 @@ def main() -> None:
     e.add_argument("--normals", type=int, default=1024)
     e.add_argument("--combos", type=int, default=30)
     e.add_argument("--per-combo", type=int, default=32)
+    e.add_argument("--world-model", default="data/world_model.pt")
     r = target("report", study.bench_report, "paired subject bootstrap of Table 1 (AUROC and AUPRC)")
     r.add_argument("--methods", type=int, default=10)
     r.add_argument("--seeds", type=int, default=3)

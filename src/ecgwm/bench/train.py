@@ -212,7 +212,7 @@ def bench_embedding(args: argparse.Namespace) -> None:
     from ecgwm.models.sigreg import SIGReg
     from ecgwm.train.batches import RecordBatches
 
-    model, meta = load_world_model(Path("data/world_model.pt"))
+    model, meta = load_world_model(Path(args.world_model))
     table, valid, stats = _embedding_data()
     y = labels.label_matrix(table)
     window, _ = embedding.definition(meta)
