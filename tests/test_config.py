@@ -104,7 +104,7 @@ BAD = [
     ("probe.arch", "rnn", {}), ("probe.hidden", 0, {}), ("probe.n_blocks", -1, {}), ("probe.mlp_ratio", 0, {}),
     ("probe.lr", NAN, {}), ("probe.weight_decay", -0.01, {}), ("probe.batch_size", 0, {}),
     ("probe.max_steps", 0, {}), ("probe.eval_every", 0, {}), ("probe.eval_every", 3000, {}),
-    ("probe.patience_steps", 50, {}),  # < probe.eval_every
+    ("probe.patience_steps", 10, {}),  # < probe.eval_every
     ("probe.pos_weight_max", 0.0, {}), ("probe.device", "gpu", {}),
     ("finetune.epochs", 0, {}), ("finetune.batch_size", 1, {}), ("finetune.lr", INF, {}),
     ("finetune.weight_decay", -1.0, {}), ("finetune.warmup_frac", 2.0, {}), ("finetune.min_lr", -1e-5, {}),
