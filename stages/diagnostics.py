@@ -47,7 +47,8 @@ def main() -> None:
                                               dcfg.tsne_aug_frac, seed)
     x = np.concatenate([z[g_normal], z[g_abnormal], x_dyn[g_aug]]).astype(np.float32)
     groups = np.repeat(np.array(tsne.GROUPS), [len(g_normal), len(g_abnormal), len(g_aug)])
-    points = tsne.embed(x, dcfg.tsne_perplexity, seed)
+    points, kl = tsne.embed(x, dcfg.tsne_perplexity, seed)
+    doc["tsne_kl_divergence"] = kl
 
     write_json(args.metrics_out, doc)
     args.plots.mkdir(parents=True, exist_ok=True)

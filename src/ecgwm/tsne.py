@@ -1,7 +1,9 @@
 """The t-SNE of the paper's Figure 2: real normal (grey), real abnormal (blue), synthetic (orange).
 
-openTSNE's FFT-accelerated gradients (Linderman et al. 2019) instead of Barnes-Hut: the same
-objective, a few times faster at 7,000 points on two cores.
+openTSNE's FFT-accelerated gradients (Linderman et al. 2019) with exact neighbours and two
+interpolation intervals per unit of the embedding: 7,000 points in about 10 s on two cores, where
+Barnes-Hut takes 21 s and the default FFT grid 42 s; the final KL divergence is 2.09 against 1.96
+and 2.00 (`python -m ecgwm.bench tsne` prints both).
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ def sample(is_normal: np.ndarray, real_rows: np.ndarray, n_aug_rows: int, n: int
     return pick(normal, n_norm), pick(abnormal, n_abn), pick(np.arange(n_aug_rows), n_aug)
 
 
-def embed(x: np.ndarray, perplexity: float, seed: int, n_jobs: int = 2) -> np.ndarray:
-    """(N, D) -> (N, 2), PCA to 50 dimensions first (as is customary), deterministic in seed."""
+def embed(x: np.ndarray, perplexity: float, seed: int, n_jobs: int = 2, ints_in_interval: float = 2.0):
+    """(N, D) -> ((N, 2), KL divergence), PCA to 50 dimensions first (as is customary), deterministic in seed."""
     from openTSNE import TSNE
     from sklearn.decomposition import PCA
 
     x = PCA(n_components=min(50, x.shape[1], len(x)), random_state=seed).fit_transform(x.astype(np.float64))
     tsne = TSNE(perplexity=min(perplexity, (len(x) - 1) / 3), initialization="pca", random_state=seed,
-                negative_gradient_method="fft", n_jobs=n_jobs, verbose=False)
-    return np.asarray(tsne.fit(x), dtype=np.float64)
+                neighbors="exact", negative_gradient_method="fft", ints_in_interval=ints_in_interval, n_jobs=n_jobs,
+                verbose=False)
+    out = tsne.fit(x)
+    return np.asarray(out, dtype=np.float64), float(out.kl_divergence)
 
 
 def figure(points: np.ndarray, groups: np.ndarray, out_png: Path) -> None:

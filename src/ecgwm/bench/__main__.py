@@ -68,6 +68,7 @@ def main() -> None:
     t.add_argument("--n", type=int, default=7000)
     t.add_argument("--perplexity", type=float, default=30.0)
     t.add_argument("--jobs", type=int, default=2)
+    t.add_argument("--ints", type=float, nargs="+", default=[2.0, 1.0], help="openTSNE ints_in_interval values")
     g = target("stages", study.bench_stages, "dvc repro of a clean clone, per stage; then an experiment")
     g.add_argument("--preset", nargs="*", default=[], help="presets to apply in the clone first (e.g. tiny)")
     x = target("paper", study.bench_paper, "projected wall time and memory of the paper's whole study")

@@ -52,9 +52,11 @@ def bench_tsne(args: argparse.Namespace) -> None:
         rng = np.random.default_rng(0)
         x = np.concatenate([rng.normal(size=(args.n // 2, 256)), rng.normal(size=(args.n - args.n // 2, 256)) + 1])
         what = f"{len(x)} random points"
-    with timer() as t:
-        tsne.embed(x.astype(np.float32), args.perplexity, 0, n_jobs=args.jobs)
-    print(f"t-SNE (openTSNE, FFT gradients, {args.jobs} jobs) of {what}: {t[0]:.1f} s")
+    for ints in args.ints:
+        with timer() as t:
+            _, kl = tsne.embed(x.astype(np.float32), args.perplexity, 0, n_jobs=args.jobs, ints_in_interval=ints)
+        print(f"t-SNE (openTSNE, FFT gradients, {ints:g} interval(s) per unit, {args.jobs} jobs) of {what}: "
+              f"{t[0]:.1f} s, KL divergence {kl:.3f}")
 
 
 def _clone(dst: Path) -> Path:
