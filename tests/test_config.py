@@ -282,3 +282,15 @@ def test_written_floats_and_nulls_read_back_with_pyyaml(tmp_path):
     preset.apply("n", params, presets)
     assert yaml.safe_load(params.read_text())["pairs"]["max_gap_days"] is None
     config.load(*config.SECTIONS, path=params)
+
+
+def test_params_as_dvc_writes_them_load_as_yaml_1_2(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml as YAML 1.2: 1e-05 and off unquoted. They must load as a
+    float and a string (a YAML 1.1 reader would see a string and a boolean)."""
+    text = (REPO / "params.yaml").read_text()
+    text = text.replace("min_lr: 0.00001", "min_lr: 1e-05", 1).replace('device_cache: "off"', "device_cache: off")
+    assert "min_lr: 1e-05" in text and "device_cache: off" in text
+    p = tmp_path / "params.yaml"
+    p.write_text(text)
+    _, cfg = config.load("pretrain", path=p)
+    assert cfg["pretrain"].min_lr == 1e-05 and cfg["pretrain"].device_cache == "off"

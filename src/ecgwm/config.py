@@ -15,8 +15,6 @@ import typing
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
-
 from ecgwm.errors import EcgwmError
 
 SOURCES = ("synthetic", "mimic")
@@ -429,15 +427,24 @@ def build(cls: type, raw: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def parse_yaml(text: str, where: str | Path = "params.yaml") -> dict:
+    """YAML 1.2, as DVC reads and writes params.yaml (`dvc exp run -S` writes 1e-05 and off unquoted,
+    which a YAML 1.1 reader would take for a string and a boolean)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        raw = YAML(typ="safe", pure=True).load(text) or {}
+    except YAMLError as e:
+        raise EcgwmError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from e
+    return raw
+
+
 def read_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise EcgwmError(f"{path}: params file not found")
-    with open(path) as f:
-        try:
-            raw = yaml.safe_load(f) or {}
-        except yaml.YAMLError as e:
-            raise EcgwmError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from e
+    raw = parse_yaml(path.read_text(), path)
     if not isinstance(raw, dict):
         raise EcgwmError(f"{path}: must hold a mapping of sections")
     return raw

@@ -88,14 +88,14 @@ def apply(name_or_path: str, params: Path = Path("params.yaml"), presets: Path =
         raise EcgwmError(f"{src}: no such preset (known: {known})")
     rt = round_trip()
     doc: CommentedMap = rt.load(Path(params).read_text())
-    over = yaml.safe_load(src.read_text()) or {}
+    over = config.parse_yaml(src.read_text(), src)
     if not isinstance(over, dict):
         raise EcgwmError(f"{src}: a preset must hold a mapping of sections")
     merge(doc, over)
     buf = io.StringIO()
     rt.dump(doc, buf)
     text = buf.getvalue()
-    merged = yaml.safe_load(text)
+    merged = config.parse_yaml(text, params)
     config.validate_all(merged)
     Path(params).write_text(text)
     return merged
