@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ecgwm.data.waveform_cache import read_qc, valid_mask
 from ecgwm.report import METHODS
 from helpers import commit, copy_repo, run, set_params
 
@@ -54,7 +55,8 @@ def test_pipeline_outputs(repro):
     for key in ("val_skill_vs_identity", "val_skill_vs_blind", "val_action_sensitivity", "specificity", "realism_nn"):
         assert key in live, key
     z = np.load(repro / "data/embeddings.npy")
-    assert z.shape == (len(lab), 256) and np.isfinite(z).all()
+    ok = valid_mask(read_qc(repro / "data/waveforms_qc.csv"), len(lab))
+    assert z.shape == (len(lab), 256) and np.isfinite(z[ok]).all() and np.isnan(z[~ok]).all()
     assert np.load(repro / "data/embeddings_h.npy").shape == (len(lab), 0)
     combos = pd.read_parquet(repro / "data/combos.parquet")
     assert combos["n_allocated"].sum() == _params(repro)["aug"]["n_total"]

@@ -147,7 +147,9 @@ def test_paired_bootstrap_equals_a_brute_force_sklearn_loop(metric):
         assert d.loc[(a, b), "delta"] == pytest.approx(delta, abs=1e-12)
         assert d.loc[(a, b), "ci_low"] == pytest.approx(np.quantile(dr, 0.025), abs=1e-12)
         assert d.loc[(a, b), "ci_high"] == pytest.approx(np.quantile(dr, 0.975), abs=1e-12)
-        assert d.loc[(a, b), "p_value"] == pytest.approx((1 + np.sum(np.abs(dr - delta) >= abs(delta))) / (1 + n_boot))
+        tail = min(np.sum(dr <= 0), np.sum(dr >= 0))
+        assert d.loc[(a, b), "p_value"] == pytest.approx(min(1, 2 * (1 + tail) / (1 + n_boot)))
+        assert (d.loc[(a, b), "p_value"] < 0.05) == (not d.loc[(a, b), "ci_low"] <= 0 <= d.loc[(a, b), "ci_high"])
     gap = (reps["aug"] - reps["real"]) / (reps["ft"] - reps["real"])
     assert res.gap["value"] == pytest.approx((point["aug"] - point["real"]) / (point["ft"] - point["real"]))
     assert res.gap["ci_low"] == pytest.approx(np.quantile(gap, 0.025))
@@ -165,7 +167,7 @@ def test_p_value_is_one_for_identical_methods_and_small_for_a_clearly_better_one
     assert d.loc["copy", "delta"] == 0 and d.loc["copy", "p_value"] == 1.0
     assert d.loc["copy", "ci_low"] == 0 and d.loc["copy", "ci_high"] == 0
     assert d.loc["better", "delta"] > 0.2 and d.loc["better", "ci_low"] > 0
-    assert d.loc["better", "p_value"] == pytest.approx(1 / 201)
+    assert d.loc["better", "p_value"] == pytest.approx(2 / 201)
 
 
 def test_gap_is_nan_safe_when_finetuning_equals_the_probe():

@@ -162,7 +162,8 @@ def rows(res: Results, inp: Inputs) -> dict[str, dict]:
             doc[f"{tag}_auroc"] = _f(b.mean)
             if m.key != REFERENCE:
                 doc[f"{tag}_delta_vs_real"] = _f(b.delta)
-        out[m.key] = doc
+        # An undefined number (the sd of one seed) is left out: `dvc metrics show` drops nulls anyway.
+        out[m.key] = {k: v for k, v in doc.items() if v is not None}
     return out
 
 

@@ -71,6 +71,8 @@ def main() -> None:
     t.add_argument("--ints", type=float, nargs="+", default=[2.0, 1.0], help="openTSNE ints_in_interval values")
     g = target("stages", study.bench_stages, "dvc repro of a clean clone, per stage; then an experiment")
     g.add_argument("--preset", nargs="*", default=[], help="presets to apply in the clone first (e.g. tiny)")
+    g.add_argument("--cache", default="", help="DVC cache folder for the clone (e.g. .dvc/cache of this checkout)")
+    g.add_argument("--keep", action="store_true", help="keep the clone (its path is printed)")
     x = target("paper", study.bench_paper, "projected wall time and memory of the paper's whole study")
     x.add_argument("--device", default="")
     x.add_argument("--workers", type=int, default=0, help="ingest workers (default: every core)")

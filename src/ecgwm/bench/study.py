@@ -73,6 +73,9 @@ def bench_stages(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ecgwm-stages-"))
     try:
         repo = _clone(work / "repo")
+        if args.cache:  # share a cache, so the outputs can be checked out elsewhere afterwards
+            subprocess.run([sys.executable, "-m", "dvc", "cache", "dir", "--local", str(Path(args.cache).resolve())],
+                           cwd=repo, check=True)
         env = dict(os.environ, **{TIMINGS_ENV: str(work / "timings.tsv"), "DVC_NO_ANALYTICS": "1"})
         for name in args.preset:
             subprocess.run([sys.executable, "-m", "ecgwm.preset", name], cwd=repo, check=True, env=env)
@@ -94,8 +97,11 @@ def bench_stages(args: argparse.Namespace) -> None:
             subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "aug.w_aug=0.5"], cwd=repo, check=True,
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"dvc exp run -S aug.w_aug=0.5: {t[0]:.0f} s = {100 * t[0] / total:.1f} % of the full repro")
+        if args.keep:
+            print(f"kept: {repo}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_paper(args: argparse.Namespace) -> None:
