@@ -81,6 +81,8 @@ def main() -> None:
     x.add_argument("--embed-batches", type=int, default=3)
     x.add_argument("--probe-steps", type=int, default=50)
     x.add_argument("--report-records", type=int, default=2000)
+    i = target("isa", train.bench_isa, "do the CPU's instruction sets change the bytes of training?")
+    i.add_argument("--steps", type=int, default=5)
     args = ap.parse_args()
     args.fn(args)
 

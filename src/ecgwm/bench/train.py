@@ -276,3 +276,48 @@ def bench_embedding(args: argparse.Namespace) -> None:
               f"SIGReg/slice {float(sigreg(torch.from_numpy(zn), 0)):.1f}, skill vs identity {pm['skill_vs_identity']:+.3f}, "
               f"vs blind {pm['skill_vs_blind']:+.3f}, action sensitivity {pm['action_sensitivity']:+.3f}, "
               f"specificity {spec['score']:+.3f}, realism (NN, 0.5 = indistinguishable) {realism:.3f}")
+
+
+ISA_SETTINGS = {"default": {}, "ONEDNN_MAX_CPU_ISA=AVX2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+                "ATEN_CPU_CAPABILITY=avx2": {"ATEN_CPU_CAPABILITY": "avx2"}}
+
+
+def isa_steps(params: str, steps: int) -> str:
+    """A few AdamW steps of the world model on fixed random pairs (CPU, fp32) -> a hash of the weights."""
+    import hashlib
+
+    import torch
+
+    from ecgwm.models.lejepa import WorldModel, WorldModelLoss
+
+    _, cfg = config.load("model", "pretrain", path=params)
+    p = cfg["pretrain"]
+    torch.manual_seed(0)
+    model = WorldModel(cfg["model"], n_labels=76)
+    crit = WorldModelLoss(p.lam, p.n_slices, p.n_knots, p.t_max)
+    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    g = torch.Generator().manual_seed(1)
+    x_t, x_t1 = torch.randn(32, 12, 250, generator=g), torch.randn(32, 12, 250, generator=g)
+    a = torch.randint(-1, 2, (32, 76), generator=g).float()
+    for step in range(steps):
+        loss = crit(*model(x_t, x_t1, a), step)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    blob = b"".join(v.detach().float().numpy().tobytes() for v in model.state_dict().values())
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def bench_isa(args: argparse.Namespace) -> None:
+    """Do the instruction sets the CPU kernels dispatch to change the bytes? The same training steps
+    in fresh interpreters under each setting (and the default twice)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from ecgwm.bench.train import isa_steps; print(isa_steps(sys.argv[1], int(sys.argv[2])))"
+    for name, env in [*ISA_SETTINGS.items(), ("default (again)", {})]:
+        with timer() as t:
+            out = subprocess.run([sys.executable, "-c", code, str(Path(args.params).resolve()), str(args.steps)],
+                                 env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout
+        print(f"{name:26s} weights {out.strip()}  ({t[0]:.1f} s)")
