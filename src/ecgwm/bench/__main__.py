@@ -83,6 +83,10 @@ def main() -> None:
     x.add_argument("--report-records", type=int, default=2000)
     i = target("isa", train.bench_isa, "do the CPU's instruction sets change the bytes of training?")
     i.add_argument("--steps", type=int, default=5)
+    h = target("half", train.bench_half, "does a float16 waveform cache change what the model sees?")
+    h.add_argument("--world-model", default="data/world_model.pt")
+    h.add_argument("--cache", default="data/waveforms.npy")
+    h.add_argument("--records", type=int, default=512)
     args = ap.parse_args()
     args.fn(args)
 

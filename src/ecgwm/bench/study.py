@@ -4,6 +4,7 @@ projected wall time of the paper's whole study on this machine."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import subprocess
@@ -204,7 +205,8 @@ def bench_paper(args: argparse.Namespace) -> None:
         rng = np.random.default_rng(0)
         z = rng.standard_normal((50_000, cfg["model"].z_dim)).astype(np.float32)
         y = np.zeros((50_000, P["labels"]), np.uint8)
-        labels_c = [[k % P["labels"]] for k in range(P["n_combos"])]
+        sets = itertools.chain(((i,) for i in range(P["labels"])), itertools.combinations(range(P["labels"]), 2))
+        labels_c = [list(c) for c in itertools.islice(sets, P["n_combos"])]  # distinct label sets
         for k, lab in enumerate(labels_c):
             y[40_000 + k * 30: 40_000 + (k + 1) * 30, lab] = 1
         counts = np.full(P["n_combos"], 30)
@@ -235,8 +237,13 @@ def bench_paper(args: argparse.Namespace) -> None:
         print(f"  probe: {1 / step_s:,.0f} steps/s of {bcfg.batch_size} rows ({bcfg.arch} {bcfg.hidden}x{bcfg.n_blocks}); "
               f"one epoch of {n_rows:,} rows = {epoch_steps:,} steps = {epoch_steps * step_s:.1f} s")
         n_probes = 1 + P["arms"]
-        est[f"probes ({n_probes} arms x {P['seeds']} seeds x {bcfg.max_steps:,} steps, the budget)"] = (
-            n_probes * P["seeds"] * bcfg.max_steps * step_s)
+        # The budget (max_steps) is an upper bound that early stopping cuts short; how short depends on
+        # the data, so the projection assumes a stop after twice the patience and prints the bound.
+        steps = min(bcfg.max_steps, 2 * bcfg.patience_steps)
+        est[f"probes ({n_probes} arms x {P['seeds']} seeds x {steps:,} steps: stop at 2 x patience)"] = (
+            n_probes * P["seeds"] * steps * step_s)
+        print(f"  probes at the full budget of {bcfg.max_steps:,} steps each (no early stop): "
+              f"{n_probes * P['seeds'] * bcfg.max_steps * step_s / 3600:,.1f} h")
         # 6. a fine-tuning epoch
         fcfg = cfg["finetune"]
         clf = finetune.Classifier(WorldModel(cfg["model"], P["labels"]).encoder, P["labels"]).to(rt.device)

@@ -321,3 +321,35 @@ def bench_isa(args: argparse.Namespace) -> None:
             out = subprocess.run([sys.executable, "-c", code, str(Path(args.params).resolve()), str(args.steps)],
                                  env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout
         print(f"{name:26s} weights {out.strip()}  ({t[0]:.1f} s)")
+
+
+def bench_half(args: argparse.Namespace) -> None:
+    """Does a float16 waveform cache (pretrain.device_cache: float16) change what the model sees?
+    The pipeline's cache rounded to float16 against float32: the rounding error in mV against the
+    ADC step of MIMIC-IV-ECG (1/200 mV), and the embeddings of the trained world model from both."""
+    import torch
+
+    from ecgwm.models.lejepa import load_world_model
+    from ecgwm.train.batches import standardiser
+
+    model, meta = load_world_model(Path(args.world_model))
+    model.eval()
+    from ecgwm.data.waveform_cache import read_qc, valid_mask
+
+    x = np.load(args.cache, mmap_mode="r")
+    ok = np.flatnonzero(valid_mask(read_qc(Path(args.cache).with_name("waveforms_qc.csv")), len(x)))
+    rows = np.sort(np.random.default_rng(0).choice(ok, min(args.records, len(ok)), replace=False))
+    x32 = np.ascontiguousarray(x[rows])
+    x16 = x32.astype(np.float16).astype(np.float32)
+    err = np.abs(x16 - x32)
+    print(f"{len(rows)} records: float16 rounding error max {err.max():.5f} mV, mean {err.mean():.6f} mV "
+          f"(ADC step 0.005 mV); cache size {x.shape[0] * x[0].size * 2 / 2**30:.2f} GiB in float16 "
+          f"vs {x.shape[0] * x[0].size * 4 / 2**30:.2f} GiB")
+    mean, std = standardiser(meta["signal"])
+    window = int(round(meta["config"]["pretrain"]["crop_s"] * meta["signal"]["fs"]))
+    with torch.no_grad():
+        z = [model.embed(torch.from_numpy((a[:, :, :window] - mean) / std).float())[1].numpy() for a in (x32, x16)]
+    cos = np.sum(z[0] * z[1], 1) / (np.linalg.norm(z[0], axis=1) * np.linalg.norm(z[1], axis=1))
+    rel = np.linalg.norm(z[0] - z[1], axis=1) / np.linalg.norm(z[0], axis=1)
+    print(f"z of the first crop, float16 vs float32 input: cosine min {cos.min():.6f}, "
+          f"relative difference max {rel.max():.2e}, mean {rel.mean():.2e}")
