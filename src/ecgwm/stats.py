@@ -16,8 +16,9 @@
     seeds        a method's value in a replicate is the mean over its seeds (same replicates for all
                  seeds); point = mean over seeds of the full-fold macro, sd over seeds with ddof=1.
     intervals    95 % percentile intervals over the replicates.
-    p-value      two-sided, the percentile-bootstrap p that matches the interval (p < 0.05 exactly
-                 when the 95 % interval excludes 0): p = min(1, 2 min(1 + #{D_b <= 0}, 1 + #{D_b >= 0}) / (1 + B)),
+    p-value      two-sided, the percentile-bootstrap p that matches the interval (p < 0.05 implies
+                 that the 95 % interval excludes 0; the converse can fail by one replicate, where the
+                 interval's end is interpolated): p = min(1, 2 min(1 + #{D_b <= 0}, 1 + #{D_b >= 0}) / (1 + B)),
                  the +1s as in Davison & Hinkley 1997, so p is never 0. (The shifted-null p of Hall &
                  Wilson disagreed with the interval here: AUROC on a resample with repeated subjects is
                  biased, so the replicates are not centred on the observed difference.) Replicates that
