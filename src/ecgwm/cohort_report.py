@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ecgwm import labels, oracle
-from ecgwm.errors import EcgwmError
+from ecgwm.data.mimic import read_csv_checked
 
 # Adult reference intervals (2nd-98th percentile of healthy adults unless noted). Facts from:
 # - Mason JW, Ramseth DJ, Chanter DO, et al. Electrocardiographic reference ranges derived from
@@ -62,15 +62,8 @@ STAY_COLUMNS = ("ed_stay_id", "ed_hadm_id", "hosp_hadm_id")
 
 def read_label_csv(path: str | Path, column: str) -> pd.DataFrame:
     """The label CSV's study ids, diagnosis column and (where it has them) stay identifiers."""
-    path = Path(path)
-    if not path.is_file():
-        raise EcgwmError(f"{path}: label CSV not found")
-    header = pd.read_csv(path, nrows=0).columns
-    missing = [c for c in ("study_id", column) if c not in header]
-    if missing:
-        raise EcgwmError(f"{path}: label CSV lacks column(s) {', '.join(missing)}")
-    return pd.read_csv(path, usecols=["study_id", column, *[c for c in STAY_COLUMNS if c in header]],
-                       low_memory=False)
+    df = read_csv_checked(Path(path), ("study_id", column), "label CSV")
+    return df[["study_id", column, *[c for c in STAY_COLUMNS if c in df.columns]]]
 
 
 def _pct(x: np.ndarray) -> dict:

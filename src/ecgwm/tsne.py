@@ -33,7 +33,8 @@ def sample(is_normal: np.ndarray, real_rows: np.ndarray, n_aug_rows: int, n: int
     return pick(normal, n_norm), pick(abnormal, n_abn), pick(np.arange(n_aug_rows), n_aug)
 
 
-def embed(x: np.ndarray, perplexity: float, seed: int, n_jobs: int = 2, ints_in_interval: float = 2.0):
+def embed(x: np.ndarray, perplexity: float, seed: int, n_jobs: int = 2,
+          ints_in_interval: float = 2.0) -> tuple[np.ndarray, float]:
     """(N, D) -> ((N, 2), KL divergence), PCA to 50 dimensions first (as is customary), deterministic in seed."""
     from openTSNE import TSNE
     from sklearn.decomposition import PCA

@@ -289,13 +289,14 @@ def isa_steps(params: str, steps: int) -> str:
     import torch
 
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
+    from ecgwm.train import runtime
 
     _, cfg = config.load("model", "pretrain", path=params)
     p = cfg["pretrain"]
     torch.manual_seed(0)
     model = WorldModel(cfg["model"], n_labels=76)
     crit = WorldModelLoss(p.lam, p.n_slices, p.n_knots, p.t_max)
-    opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+    opt = runtime.adamw(model.parameters(), p.lr, p.weight_decay, torch.device("cpu"))
     g = torch.Generator().manual_seed(1)
     x_t, x_t1 = torch.randn(32, 12, 250, generator=g), torch.randn(32, 12, 250, generator=g)
     a = torch.randint(-1, 2, (32, 76), generator=g).float()
@@ -329,13 +330,13 @@ def bench_half(args: argparse.Namespace) -> None:
     ADC step of MIMIC-IV-ECG (1/200 mV), and the embeddings of the trained world model from both."""
     import torch
 
+    from ecgwm import embedding
+    from ecgwm.data.waveform_cache import read_qc, valid_mask
     from ecgwm.models.lejepa import load_world_model
     from ecgwm.train.batches import standardiser
 
     model, meta = load_world_model(Path(args.world_model))
     model.eval()
-    from ecgwm.data.waveform_cache import read_qc, valid_mask
-
     x = np.load(args.cache, mmap_mode="r")
     ok = np.flatnonzero(valid_mask(read_qc(Path(args.cache).with_name("waveforms_qc.csv")), len(x)))
     rows = np.sort(np.random.default_rng(0).choice(ok, min(args.records, len(ok)), replace=False))
@@ -346,7 +347,7 @@ def bench_half(args: argparse.Namespace) -> None:
           f"(ADC step 0.005 mV); cache size {x.shape[0] * x[0].size * 2 / 2**30:.2f} GiB in float16 "
           f"vs {x.shape[0] * x[0].size * 4 / 2**30:.2f} GiB")
     mean, std = standardiser(meta["signal"])
-    window = int(round(meta["config"]["pretrain"]["crop_s"] * meta["signal"]["fs"]))
+    window, _ = embedding.definition(meta)
     with torch.no_grad():
         z = [model.embed(torch.from_numpy((a[:, :, :window] - mean) / std).float())[1].numpy() for a in (x32, x16)]
     cos = np.sum(z[0] * z[1], 1) / (np.linalg.norm(z[0], axis=1) * np.linalg.norm(z[1], axis=1))
