@@ -16,3 +16,34 @@ def test_make_tree_writes_a_mimic_tree_of_templates_and_renamed_copies(tmp_path)
         assert str(study) in (tmp_path / (path + ".hea")).read_text()
     copy = rl.iloc[-1]
     assert copy["path"] == mimic.record_path(copy["subject_id"], copy["study_id"])
+
+
+def test_cohort_grid_parsing_names_the_bad_key_and_keeps_the_param_type():
+    import pytest
+
+    from ecgwm import config
+    from ecgwm.bench.data import _parse_grid
+
+    _, cfg = config.load("cohort")
+    grid = _parse_grid(["penetrance_scale=1,1.5", "n_subjects=200"], cfg["cohort"])
+    assert grid == {"penetrance_scale": [1.0, 1.5], "n_subjects": [200]}
+    assert isinstance(grid["n_subjects"][0], int)
+    with pytest.raises(SystemExit, match="penetrance_scal="):
+        _parse_grid(["penetrance_scal=1"], cfg["cohort"])
+
+
+def test_cohort_targets_are_the_report_of_the_simulated_cohort_and_follow_the_knob(tmp_path):
+    import dataclasses
+
+    from ecgwm import config
+    from ecgwm.bench.data import cohort_targets
+
+    _, cfg = config.load("cohort", "icd", "aug", "pairs")
+    small = dataclasses.replace(cfg["cohort"], n_subjects=400)
+    a = cohort_targets(small, 0, cfg, tmp_path)
+    assert a == cohort_targets(small, 0, cfg, tmp_path)
+    assert set(a["targets"]) >= {"oracle_minus_single_score", "median_oracle_auroc_no_ecg_effect"}
+    assert a["labels"]["n_subjects"] == 400
+    # full penetrance everywhere shows more of each disease on the ECG: the oracle must see it
+    b = cohort_targets(dataclasses.replace(small, penetrance_scale=10.0), 0, cfg, tmp_path)
+    assert b["baselines"]["oracle_macro_auroc"] > a["baselines"]["oracle_macro_auroc"]

@@ -23,6 +23,11 @@ def main() -> None:
     d.add_argument("--cache", default="data/waveforms.npy", help="cache to time reads on (default pipeline's)")
     d.add_argument("--crop-s", type=float, default=2.5)
     d.add_argument("--seconds", type=float, default=5.0)
+    c = target("cohort", data.bench_cohort, "cohort report targets over a grid of cohort params and seeds")
+    c.add_argument("--set", nargs="*", default=[], metavar="KEY=V1,V2",
+                   help="cohort params to vary, e.g. penetrance_scale=1,1.5,2 (default: params.yaml as is)")
+    c.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    c.add_argument("--subjects", type=int, default=0, help="default: cohort.n_subjects")
     s = target("scale", data.bench_scale, "ingest and dvc status on a large MIMIC-format tree")
     s.add_argument("--records", type=int, default=50_000)
     s.add_argument("--templates", type=int, default=500, help="records rendered by the generator; the rest are copies")

@@ -182,3 +182,71 @@ def bench_scale(args: argparse.Namespace) -> None:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _parse_grid(items: list[str], cohort_cfg: config.CohortConfig) -> dict[str, list[float]]:
+    """["penetrance_scale=1,1.5", ...] -> {"penetrance_scale": [1.0, 1.5]}; a key must be a cohort param."""
+    grid = {}
+    for item in items:
+        key, _, values = item.partition("=")
+        if not hasattr(cohort_cfg, key) or not values:
+            raise SystemExit(f"--set {item!r}: expected KEY=V1,V2,... with KEY one of cohort.*")
+        kind = type(getattr(cohort_cfg, key))
+        grid[key] = [kind(float(v)) for v in values.split(",")]
+    return grid
+
+
+def cohort_targets(cohort_cfg: config.CohortConfig, seed: int, cfg: dict, work: Path) -> dict:
+    """Simulate the cohort without waveforms and run the cohort report on it, through the same label
+    CSV, label mapping and pair building as the pipeline. -> the report document."""
+    from ecgwm import cohort_report, labels, pairs
+    from ecgwm.data import cohort
+
+    records, latents = cohort.simulate(cohort_cfg, seed)
+    csv = work / "records_w_diag_icd10.csv"
+    records.assign(file_name=records["path"].map(lambda p: p.rsplit("/", 1)[-1]))[cohort.LABEL_CSV_COLUMNS].to_csv(
+        csv, index=False)
+    column = cfg["icd"].column
+    table, names = labels.build(labels.read_label_csv(csv, column), cfg["icd"])
+    built = pairs.build(table, np.ones(len(table), bool), cfg["pairs"])
+    return cohort_report.describe(table, names, built[built["split"] == "train"],
+                                  cohort_report.read_label_csv(csv, column), latents, column=column,
+                                  min_count=cfg["aug"].min_count, max_labels=cfg["aug"].max_labels)
+
+
+def bench_cohort(args: argparse.Namespace) -> None:
+    """The cohort report's targets over a grid of cohort params and seeds (no waveforms are rendered):
+    how far calibrating the generator's knobs moves each target, and how much the seed does."""
+    import dataclasses
+    import itertools
+
+    from ecgwm.data.catalogue import CATALOGUE
+
+    _, cfg = config.load("cohort", "icd", "aug", "pairs", path=args.params)
+    base = cfg["cohort"]
+    if args.subjects:
+        base = dataclasses.replace(base, n_subjects=args.subjects)
+    grid = _parse_grid(args.set, base)
+    penetrance = np.array([d.penetrance for d in CATALOGUE if d.effect])
+    print(f"cohort: {base.n_subjects} subjects, seeds {args.seeds}; {len(penetrance)} catalogue diseases with an ECG effect")
+    keys = ["normal_fraction", "last_label_prevalence", "oracle_macro_auroc", "oracle_minus_single_score",
+            "median_oracle_auroc_no_ecg_effect"]
+    print("setting | seed | " + " | ".join(keys) + " | all met")
+    with tempfile.TemporaryDirectory() as tmp:
+        for combo in itertools.product(*grid.values()):
+            over = dict(zip(grid, combo))
+            setting = config.build(config.CohortConfig, {**config.as_dict(base), **over}, "cohort")
+            clipped = float((penetrance * setting.penetrance_scale >= 1).mean())
+            name = " ".join(f"{k}={v}" for k, v in over.items()) or "params.yaml"
+            values = []
+            for seed in args.seeds:
+                with timer() as t:
+                    targets = cohort_targets(setting, seed, cfg, Path(tmp))["targets"]
+                values.append([targets[k]["value"] for k in keys])
+                met = all(targets[k]["met"] for k in keys)
+                print(f"{name} | {seed} | " + " | ".join(f"{v:.4f}" for v in values[-1]) + f" | {met} ({t[0]:.0f} s)",
+                      flush=True)
+            v = np.array(values, float)
+            sd = v.std(0, ddof=1) if len(v) > 1 else np.full(len(keys), np.nan)
+            print(f"{name} | mean ± sd | " + " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(v.mean(0), sd))
+                  + f" | penetrances at 1: {clipped:.0%}", flush=True)
