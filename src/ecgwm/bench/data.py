@@ -204,8 +204,7 @@ def cohort_targets(cohort_cfg: config.CohortConfig, seed: int, cfg: dict, work: 
 
     records, latents = cohort.simulate(cohort_cfg, seed)
     csv = work / "records_w_diag_icd10.csv"
-    records.assign(file_name=records["path"].map(lambda p: p.rsplit("/", 1)[-1]))[cohort.LABEL_CSV_COLUMNS].to_csv(
-        csv, index=False)
+    cohort.write_label_csv(csv, records)
     column = cfg["icd"].column
     table, names = labels.build(labels.read_label_csv(csv, column), cfg["icd"])
     built = pairs.build(table, np.ones(len(table), bool), cfg["pairs"])

@@ -547,6 +547,15 @@ LABEL_CSV_COLUMNS = ["file_name", "study_id", "subject_id", "ecg_time", "ed_stay
                      "ecg_taken_in_ed", "ecg_taken_in_hosp", "ecg_taken_in_ed_or_hosp", "gender", "age", "strat_fold"]
 
 
+def _with_file_names(records: pd.DataFrame) -> pd.DataFrame:
+    return records.assign(file_name=records["path"].map(os.path.basename))
+
+
+def write_label_csv(path: Path, records: pd.DataFrame) -> None:
+    """The MIMIC-IV-ECG-ICD label CSV of simulated records (no waveforms needed)."""
+    _with_file_names(records)[LABEL_CSV_COLUMNS].to_csv(path, index=False)
+
+
 def _write_one(args: tuple) -> None:
     root, row, params, seed = args
     rng = np.random.default_rng([seed, row["subject_index"], row["study_id"], 1])
@@ -572,8 +581,8 @@ def write(root: Path, records: pd.DataFrame, latents: pd.DataFrame, seed: int, w
             _write_one(job)
     rate = len(jobs) / max(time.perf_counter() - t0, 1e-9)
 
-    rl = records.assign(file_name=records["path"].map(lambda p: os.path.basename(p)))
+    rl = _with_file_names(records)
     rl[["subject_id", "study_id", "file_name", "ecg_time", "path"]].to_csv(root / "record_list.csv", index=False)
-    rl[LABEL_CSV_COLUMNS].to_csv(root / "records_w_diag_icd10.csv", index=False)
+    write_label_csv(root / "records_w_diag_icd10.csv", records)
     latents.to_parquet(root / "latents.parquet", index=False)
     return rate
