@@ -21,6 +21,7 @@ def main() -> None:
     args = ap.parse_args()
     _, cfg = config.load("icd")
     table, names = labels.build(labels.read_label_csv(args.label_csv, cfg["icd"].column), cfg["icd"])
+    labels.require_normals(table, None, "icd_map")
     with atomic_path(args.records_out) as tmp:
         labels.records_table(table).to_parquet(tmp, index=False)
     with atomic_path(args.labels_out) as tmp:

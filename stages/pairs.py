@@ -19,6 +19,8 @@ def main() -> None:
     table = labels.read_labels(args.labels)
     valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
     df = pairs.build(table, valid, cfg["pairs"])
+    pairs.require_pairs(df)
+    labels.require_normals(table, valid, "pairs")
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
     logging.getLogger("ecgwm").info("pairs per split: %s", df["split"].value_counts().to_dict())

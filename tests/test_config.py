@@ -294,3 +294,17 @@ def test_params_as_dvc_writes_them_load_as_yaml_1_2(tmp_path):
     p.write_text(text)
     _, cfg = config.load("pretrain", path=p)
     assert cfg["pretrain"].min_lr == 1e-05 and cfg["pretrain"].device_cache == "off"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: 0\nicd:\n  top_k: 3\n  level: 3\n  top_k: 5\n", "line 5: key icd.top_k appears twice (first at line 3)"),
+    ("seed: 0\nseed: 1\n", "line 2: key seed appears twice (first at line 1)"),
+    ("seed: 0\nicd:\n  top_k: [3\n  level: 3\n", "line 4, column 8 (near key icd.level): not valid YAML"),
+    ("seed: 0\nicd:\n\ttop_k: 3\n", "line 3, column 1 (near key icd.top_k): not valid YAML"),
+])
+def test_yaml_errors_give_file_line_and_key(tmp_path, text, message):
+    p = tmp_path / "params.yaml"
+    p.write_text(text)
+    with pytest.raises(EcgwmError) as e:
+        config.read_yaml(p)
+    assert str(e.value).startswith(f"{p}: ") and message in str(e.value), str(e.value)

@@ -104,3 +104,48 @@ def test_writing_under_a_regular_file_is_one_line_naming_the_path(tmp_path):
 def test_a_user_error_is_one_line_too(tmp_path):
     p = _stage(tmp_path, 'from ecgwm.errors import EcgwmError\nraise EcgwmError("params.yaml: seed must be ...")')
     assert _one_error_line(p) == "error: params.yaml: seed must be ..."
+
+
+def test_an_os_error_without_a_path_inside_an_atomic_output_names_the_output(tmp_path):
+    import errno
+
+    out = tmp_path / "waveforms.npy"
+    with pytest.raises(OSError) as e:
+        with io.atomic_path(out) as tmp:
+            tmp.write_bytes(b"half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as a write into an open file says it
+    assert e.value.filename == str(out)
+    assert io.os_error_line(e.value) == f"{out}: No space left on device (the disk is full)"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sweep_removes_dead_temps_beside_every_dvc_output_and_nothing_else(tmp_path):
+    (tmp_path / "dvc.yaml").write_text(textwrap.dedent("""\
+        stages:
+          a:
+            cmd: x
+            outs:
+              - data/labels.parquet
+          b:
+            foreach: [1, 2]
+            do:
+              cmd: y
+              outs:
+                - models/probe-${item}.pt
+              metrics:
+                - metrics/rows/x.json:
+                    cache: false
+    """))
+    dead, live = _dead_pid(), os.getppid()
+    for folder in ("data", "models", "metrics/rows", "elsewhere"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / f".embeddings.npy.tmp-{dead}").write_bytes(b"x")
+    (tmp_path / "data" / f".live.npy.tmp-{live}").write_bytes(b"x")
+    (tmp_path / "data" / ".hidden").write_bytes(b"x")
+    assert io.output_folders(tmp_path / "dvc.yaml") == [tmp_path / "data", tmp_path / "metrics/rows",
+                                                         tmp_path / "models"]
+    removed = io.sweep_stale_temps(tmp_path)
+    assert sorted(p.parent.name for p in removed) == ["data", "models", "rows"]
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [".hidden", f".live.npy.tmp-{live}"]
+    assert (tmp_path / "elsewhere" / f".embeddings.npy.tmp-{dead}").exists()  # not an output folder
+    assert io.sweep_stale_temps(tmp_path / "no-repo-here") == []

@@ -137,3 +137,20 @@ def test_split_rows_optionally_only_usable_rows():
     assert labels.split_rows(table, "train", usable).tolist() == [0, 4]
     assert labels.split_rows(table, "val", usable).tolist() == [2]
     assert labels.split_rows(table, "test", ~usable).tolist() == []
+
+
+def test_normals_are_required_among_usable_training_records(tmp_path):
+    table, _ = labels.build(labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all"), section("icd", **ICD))
+    # training rows: studies 1, 2, 3 (normal), 6; study 3 is the one normal
+    assert labels.require_normals(table, None, "icd_map") == 1
+    usable = (table["study_id"] != 3).to_numpy()
+    with pytest.raises(EcgwmError, match="pairs: no usable training record is normal"):
+        labels.require_normals(table, usable, "pairs")
+
+
+def test_a_missing_fold_is_blamed_on_the_label_csv(tmp_path):
+    path = _csv(tmp_path, [r for r in _rows() if r[4] != 18])
+    with pytest.raises(EcgwmError, match=r"labels.csv: no record in fold 18 \(icd.val_fold\)"):
+        labels.build(labels.read_label_csv(path, "all_diag_all"), section("icd", **ICD))
+    with pytest.raises(EcgwmError, match="empty.csv: the label CSV has a header but no records"):
+        labels.read_label_csv(_csv(tmp_path, [], name="empty.csv"), "all_diag_all")

@@ -89,3 +89,12 @@ def test_read_pairs_checks_the_file_against_the_labels(tiny_data, tmp_path):
     every.drop(columns="split").to_parquet(tmp_path / "old.parquet")
     with pytest.raises(EcgwmError, match="no split column"):
         pairs.read_pairs(tmp_path / "old.parquet", 10**6, "train")
+
+
+def test_the_pairs_stage_requires_training_and_validation_pairs():
+    df = pairs.build(_labels(), np.ones(11, bool), section("pairs"))
+    pairs.require_pairs(df)  # both splits have pairs
+    with pytest.raises(EcgwmError, match="zero train pairs \\(pretraining needs them\\)"):
+        pairs.require_pairs(df[df["split"] != "train"])
+    with pytest.raises(EcgwmError, match="zero val pairs \\(the world-model diagnostics needs them\\)"):
+        pairs.require_pairs(df[df["split"] != "val"])

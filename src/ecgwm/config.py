@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -431,13 +432,76 @@ def parse_yaml(text: str, where: str | Path = "params.yaml") -> dict:
     """YAML 1.2, as DVC reads and writes params.yaml (`dvc exp run -S` writes 1e-05 and off unquoted,
     which a YAML 1.1 reader would take for a string and a boolean)."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
     from ruamel.yaml.error import YAMLError
 
     try:
         raw = YAML(typ="safe", pure=True).load(text) or {}
+    except DuplicateKeyError as e:
+        dup = _first_duplicate(text)
+        if dup is None:  # cannot happen: the composer sees every key the constructor saw
+            raise EcgwmError(f"{where}: duplicated key ({_one_line(e)})") from e
+        key, line, first = dup
+        raise EcgwmError(f"{where}: line {line}: key {key} appears twice (first at line {first}); "
+                         "keep one") from e
     except YAMLError as e:
-        raise EcgwmError(f"{where}: not valid YAML ({str(e).splitlines()[0]})") from e
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        if mark is None:
+            raise EcgwmError(f"{where}: not valid YAML ({_one_line(e)})") from e
+        line = mark.line + 1
+        key = _key_at(text, line)
+        problem = getattr(e, "problem", None) or _one_line(e)
+        raise EcgwmError(f"{where}: line {line}, column {mark.column + 1}" + (f" (near key {key})" if key else "")
+                         + f": not valid YAML: {problem}") from e
     return raw
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200]
+
+
+def _first_duplicate(text: str) -> tuple[str, int, int] | None:
+    """(dotted key, its line, the line of its first occurrence) of the first key that a mapping of
+    `text` holds twice; read from the node tree, which keeps duplicates (the constructor rejects them)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    def walk(node, prefix: str):
+        if isinstance(node, MappingNode):
+            seen: dict[str, int] = {}
+            for k, v in node.value:
+                key = f"{prefix}{k.value}"
+                if k.value in seen:
+                    return key, k.start_mark.line + 1, seen[k.value]
+                seen[k.value] = k.start_mark.line + 1
+                found = walk(v, key + ".")
+                if found:
+                    return found
+        elif isinstance(node, SequenceNode):
+            for i, v in enumerate(node.value):
+                found = walk(v, f"{prefix[:-1]}[{i}].")
+                if found:
+                    return found
+        return None
+
+    return walk(YAML(typ="safe", pure=True).compose(text), "")
+
+
+def _key_at(text: str, line: int) -> str:
+    """The dotted key of the last `key:` at or above `line` (1-based), from indentation alone, so a
+    file that does not parse can still be pointed into."""
+    stack: list[tuple[int, str]] = []  # (indent, key)
+    key = ""
+    for ln in text.splitlines()[:line]:
+        m = re.match(r"^(\s*)([A-Za-z_][\w.-]*)\s*:", ln)
+        if not m:
+            continue
+        indent = len(m[1].expandtabs())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, m[2]))
+        key = ".".join(k for _, k in stack)
+    return key
 
 
 def read_yaml(path: str | Path) -> dict:

@@ -3,7 +3,8 @@
 DVC caches whatever a stage leaves behind, so every output is written under a temporary name
 (`.NAME.tmp-PID` beside it) and renamed into place only when complete; a failing stage leaves
 nothing half-written. A process killed outright (kill -9, the OOM killer) cannot clean up, so
-every temporary sibling whose process is gone is removed the next time that output is written.
+every temporary sibling whose process is gone is removed the next time that output is written,
+and, whatever DVC does next, when any stage starts (`sweep_stale_temps`).
 """
 
 from __future__ import annotations
@@ -75,9 +76,53 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise EcgwmError(f"{path}: the stage did not write this output")
         _remove(path)
         os.replace(tmp, path)
+    except OSError as e:
+        if e.filename is None:  # a write into an open file (a full disk) says no path: name the output
+            e.filename = str(path)
+        raise
     finally:
         if tmp.exists():
             _remove(tmp)
+
+
+def output_folders(dvc_yaml: Path) -> list[Path]:
+    """The folders that hold dvc.yaml's outputs (where their temporary siblings live), up to the
+    first templated part of each path (`${...}` of a foreach)."""
+    if not dvc_yaml.is_file():
+        return []
+    import yaml
+
+    try:
+        doc = yaml.load(dvc_yaml.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    except yaml.YAMLError:
+        return []  # DVC itself reports a broken dvc.yaml
+    folders = set()
+    for stage in (doc.get("stages") or {}).values():
+        body = stage.get("do", stage) if isinstance(stage, dict) else {}
+        for key in ("outs", "metrics", "plots"):
+            for out in body.get(key) or []:
+                out = next(iter(out)) if isinstance(out, dict) else out
+                if isinstance(out, str):
+                    parent = Path(out.split("${")[0]).parent if "${" in out else Path(out).parent
+                    folders.add(dvc_yaml.parent / parent)
+    return sorted(folders)
+
+
+def sweep_stale_temps(repo: str | Path = ".") -> list[Path]:
+    """Remove every `.NAME.tmp-PID` of a dead process beside any of the repository's outputs.
+
+    Run when any stage starts: after kill -9, DVC may restore the killed stage's outputs from its
+    run cache and never run that stage again, so its own `remove_stale_temps` would never fire.
+    """
+    removed = []
+    for folder in output_folders(Path(repo) / "dvc.yaml"):
+        if not folder.is_dir():
+            continue
+        outputs = {name[1:name.rindex(TMP_TAG)] for name in os.listdir(folder)
+                   if name.startswith(".") and TMP_TAG in name}
+        for name in sorted(outputs):
+            removed += remove_stale_temps(folder / name)
+    return removed
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -131,6 +176,7 @@ def run_stage(main: Callable[[], None]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     t0 = time.perf_counter()
     try:
+        sweep_stale_temps()
         main()
         _record_timing(time.perf_counter() - t0)
     except EcgwmError as e:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ecgwm.config import IcdConfig
-from ecgwm.data.mimic import LABEL_COLUMNS, read_csv_checked
+from ecgwm.data.mimic import LABEL_COLUMNS, check_ids, read_csv_checked
 from ecgwm.errors import EcgwmError
 
 log = logging.getLogger("ecgwm.labels")
@@ -56,12 +56,10 @@ def title(code: str) -> str:
 def read_label_csv(path: Path, column: str) -> pd.DataFrame:
     """-> study_id, subject_id, ecg_time, fold, codes (list of dot-less codes), one row per record."""
     df = read_csv_checked(path, LABEL_COLUMNS + (column,), "label CSV")
+    if len(df) == 0:
+        raise EcgwmError(f"{path}: the label CSV has a header but no records")
     codes = [parse_code_list(v, f"{path}: row {i + 2} ({column})") for i, v in enumerate(df[column].tolist())]
-    for col in ("study_id", "subject_id", "strat_fold"):
-        bad = pd.to_numeric(df[col], errors="coerce").isna() | (pd.to_numeric(df[col], errors="coerce") % 1 != 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise EcgwmError(f"{path}: row {i + 2}: {col} {df[col].iloc[i]!r} is not an integer")
+    df = check_ids(df, ("study_id", "subject_id", "strat_fold"), path)
     times = pd.to_datetime(df["ecg_time"], errors="coerce")
     if times.isna().any():
         i = int(np.flatnonzero(times.isna().to_numpy())[0])
@@ -74,6 +72,7 @@ def read_label_csv(path: Path, column: str) -> pd.DataFrame:
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
         raise EcgwmError(f"{path}: row {i + 2}: study_id {out['study_id'].iloc[i]} appears twice")
+    out.attrs["path"] = str(path)  # so later checks can blame the file, not params.yaml
     return out
 
 
@@ -86,6 +85,25 @@ def check_subject_disjoint(df: pd.DataFrame) -> None:
                          f"e.g. subject_id {bad.index[0]}; folds must be subject-disjoint")
 
 
+def _short(values: list, n: int = 8) -> str:
+    shown = ", ".join(map(str, values[:n]))
+    return shown + (f", ... ({len(values)} in all)" if len(values) > n else "")
+
+
+def require_normals(table: pd.DataFrame, usable: np.ndarray | None, stage: str) -> int:
+    """The number of usable training records without any label; zero is an error, since augmentation
+    synthesises every row from a normal training embedding (z_n + predictor(a)), and the pretraining
+    monitor and the world-model diagnostics measure specificity from the same normal pool."""
+    rows = split_rows(table, "train", usable)
+    n = int(table["is_normal"].to_numpy()[rows].sum())
+    if n == 0:
+        raise EcgwmError(f"{stage}: no usable training record is normal (none without any of the "
+                         f"{len(label_codes(table))} labels); augmentation starts every synthetic row from a "
+                         "normal record's embedding. Check the label CSV (are uncoded ECGs included?) or raise "
+                         "icd.min_count / lower icd.top_k")
+    return n
+
+
 def split_of(fold: pd.Series, cfg: IcdConfig) -> pd.Series:
     return pd.Series(np.where(fold == cfg.test_fold, "test", np.where(fold == cfg.val_fold, "val", "train")),
                      index=fold.index)
@@ -94,9 +112,15 @@ def split_of(fold: pd.Series, cfg: IcdConfig) -> pd.Series:
 def build(df: pd.DataFrame, cfg: IcdConfig) -> tuple[pd.DataFrame, dict]:
     """-> (labels table, label_names document)."""
     check_subject_disjoint(df)
-    for f in (cfg.val_fold, cfg.test_fold):
-        if not (df["fold"] == f).any():
-            raise EcgwmError(f"params.yaml: icd.val_fold/test_fold {f} has no records in the label CSV")
+    where = df.attrs.get("path", "label CSV")
+    folds = sorted(df["fold"].unique().tolist())
+    for key, f in (("icd.val_fold", cfg.val_fold), ("icd.test_fold", cfg.test_fold)):
+        if f not in folds:
+            raise EcgwmError(f"{where}: no record in fold {f} ({key}); the CSV's strat_fold values are "
+                             f"{_short(folds)} over {df['subject_id'].nunique()} subject(s): it needs subjects "
+                             f"in the validation, test and training folds")
+    if not (~df["fold"].isin([cfg.val_fold, cfg.test_fold])).any():
+        raise EcgwmError(f"{where}: every record lies in the validation or test fold; none is left to train on")
     df = df.sort_values(["subject_id", "ecg_time", "study_id"], kind="stable").reset_index(drop=True)
     split = split_of(df["fold"], cfg)
     truncated = [sorted({c[: cfg.level] for c in codes}) for codes in df["codes"]]

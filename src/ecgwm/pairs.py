@@ -36,6 +36,18 @@ def build(labels: pd.DataFrame, valid: np.ndarray, cfg: PairsConfig) -> pd.DataF
     return pairs.reset_index(drop=True)
 
 
+def require_pairs(pairs: pd.DataFrame) -> None:
+    """Both splits need pairs: training pairs are what pretraining learns from; validation pairs are
+    what its monitor and the world-model diagnostics measure skill on. Zero is an error here, at the
+    stage that first knows, not an empty file that pretraining then trips over."""
+    for split, needed_by in (("train", "pretraining"), ("val", "the world-model diagnostics")):
+        n = int((pairs["split"] == split).sum())
+        if n == 0:
+            raise EcgwmError(f"pairs: zero {split} pairs ({needed_by} needs them): no subject in the {split} split "
+                             "has two usable records within pairs.max_gap_days; the label CSV needs patients "
+                             "with more than one ECG")
+
+
 def actions(y: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
     """a_t = y_t+1 - y_t in {-1, 0, 1}^C, (P, C) int8."""
     return y[pairs["idx_t1"].to_numpy()].astype(np.int8) - y[pairs["idx_t"].to_numpy()].astype(np.int8)

@@ -3,15 +3,19 @@
 `waveforms.npy` is (N, n_leads, T) float32 in mV at `signal.fs`, rows in labels order, leads in
 `signal.leads` order (matched by name, never by position). A record that cannot be used is a row
 of zeros plus a line in the QC table with its reason; training code masks those rows out.
-QC rejects: an unreadable or missing file, a duration other than `signal.duration_s`, a signal
-file whose size disagrees with its header, a header checksum that the samples do not match, a
-missing lead, too many NaNs, a flat lead, and samples beyond `signal.max_abs_mv` of the lead's
-median (random bytes, a wrong gain).
+QC rejects: a record filed under another study or subject than the one it names (`check_identity`),
+an unreadable or missing file, a duration other than `signal.duration_s`, a signal file whose size
+disagrees with its header, a header checksum that the samples do not match, a missing lead, too
+many NaNs, a flat lead, and samples beyond `signal.max_abs_mv` of the lead's median (random bytes,
+a wrong gain). A record_list.csv that is inconsistent as a whole (duplicated or unparseable ids,
+two studies on one path) is an error before any record is read (`mimic.read_record_list`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing as mp
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,13 +26,54 @@ from tqdm import tqdm
 
 from ecgwm.config import SignalConfig
 from ecgwm.data import wfdb_io
-from ecgwm.data.mimic import RECORD_LIST_COLUMNS, read_csv_checked
+from ecgwm.data.mimic import read_record_list
 from ecgwm.data.waveform_cache import QC_COLUMNS
 from ecgwm.errors import EcgwmError
 
 
 class Rejected(Exception):
     """A record that is read but unusable; the message is its QC reason, "kind: detail" (counted by kind)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Filed:
+    """Where record_list.csv files one study of the labels table, and under which ids."""
+
+    base: Path  # the record's path without extension
+    study_id: int  # as the label CSV names it
+    subject_id: int  # as the label CSV names it
+    listed_subject_id: int  # as record_list.csv names it
+
+
+_SUBJECT_COMMENT = re.compile(r"^<subject_id>:\s*(\S+)$")
+
+
+def check_identity(filed: Filed, hdr: wfdb_io.Header) -> None:
+    """Labels must sit on the waveform they were coded for. MIMIC-IV-ECG names a study four times
+    over: the record line of its header, its file stem, its `s<study_id>` folder, and the label CSV
+    row; and its patient three times: the `p<subject_id>` folder, the header's `# <subject_id>: N`
+    comment and both CSVs. Every one present must agree, or the record is rejected (a swapped path
+    in record_list.csv puts each study's labels on the other's ECG). Folders that do not follow the
+    MIMIC pattern (another archive converted to WFDB) are not checked; the header and stem always are.
+    """
+    stem, study, subject = filed.base.name, filed.study_id, filed.subject_id
+    if hdr.name != stem:
+        raise Rejected(f"identity: the header names record {hdr.name}, its file is {stem}.hea")
+    if not (stem.isdigit() and int(stem) == study):
+        raise Rejected(f"identity: study {study} is filed at {stem}, a record of another study")
+    folder = filed.base.parent.name
+    if re.fullmatch(r"s\d+", folder) and int(folder[1:]) != study:
+        raise Rejected(f"identity: study {study} lies in folder {folder}")
+    if filed.listed_subject_id != subject:
+        raise Rejected(f"identity: record_list.csv files study {study} under subject {filed.listed_subject_id}, "
+                       f"the label CSV under subject {subject}")
+    patient = filed.base.parent.parent.name
+    if re.fullmatch(r"p\d+", patient) and int(patient[1:]) != subject:
+        raise Rejected(f"identity: study {study} of subject {subject} lies in patient folder {patient}")
+    for comment in hdr.comments:
+        m = _SUBJECT_COMMENT.match(comment)
+        if m and not (m[1].isdigit() and int(m[1]) == subject):
+            raise Rejected(f"identity: the header names subject {m[1]}, the label CSV subject {subject}")
 
 
 def check_header(base: Path, hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
@@ -68,12 +113,15 @@ def _read_signal(base: Path, hdr: wfdb_io.Header) -> tuple[np.ndarray, list[str]
     return rec.dac(), names
 
 
-def read_record(base: Path, cfg: SignalConfig) -> np.ndarray:
-    """One WFDB record -> (n_leads, T) float32 mV at cfg.fs, or raise Rejected(reason)."""
+def read_record(base: Path, cfg: SignalConfig, filed: Filed | None = None) -> np.ndarray:
+    """One WFDB record -> (n_leads, T) float32 mV at cfg.fs, or raise Rejected(reason).
+    With `filed`, the record must also be the study and subject it is filed under."""
     try:
         hdr = wfdb_io.read_header(base)
     except (OSError, UnicodeError, wfdb_io.HeaderError) as e:
         raise Rejected(f"unreadable: {type(e).__name__}: {e}".replace("\n", " ")[:200]) from e
+    if filed is not None:
+        check_identity(filed, hdr)
     check_header(base, hdr, cfg)
     try:
         signal, sig_names = _read_signal(base, hdr)
@@ -114,19 +162,27 @@ def read_record(base: Path, cfg: SignalConfig) -> np.ndarray:
 
 
 def _read_job(args: tuple) -> tuple[int, np.ndarray | None, str]:
-    row, base, cfg = args
-    if base is None:
+    row, filed, cfg = args
+    if filed is None:
         return row, None, "not in record_list.csv"
     try:
-        return row, read_record(base, cfg), ""
+        return row, read_record(filed.base, cfg, filed), ""
     except Rejected as e:
         return row, None, str(e)
 
 
-def record_paths(root: Path, study_ids: np.ndarray) -> list[Path | None]:
-    rl = read_csv_checked(root / "record_list.csv", RECORD_LIST_COLUMNS, "record_list.csv")
-    where = dict(zip(rl["study_id"].astype(np.int64), rl["path"].astype(str)))
-    return [root / where[s] if s in where else None for s in study_ids.tolist()]
+def filed_records(root: Path, records: pd.DataFrame) -> list[Filed | None]:
+    """Each row of the labels table's record_list.csv entry (None: not listed)."""
+    rl = read_record_list(root)
+    where = dict(zip(rl["study_id"].tolist(), zip(rl["path"].tolist(), rl["subject_id"].tolist())))
+    out: list[Filed | None] = []
+    for study, subject in zip(records["study_id"].tolist(), records["subject_id"].tolist()):
+        if study in where:
+            path, listed = where[study]
+            out.append(Filed(root / path, int(study), int(subject), int(listed)))
+        else:
+            out.append(None)
+    return out
 
 
 def npy_writer(path: Path, shape: tuple[int, ...], dtype: np.dtype):
@@ -145,14 +201,14 @@ def build(root: Path, records: pd.DataFrame, cfg: SignalConfig, out: Path, worke
     from accepted training records only, i.e. after rejection.
     """
     n, n_leads = len(records), len(cfg.leads)
-    paths = record_paths(root, records["study_id"].to_numpy())
+    filed = filed_records(root, records)
     train = (records["split"] == "train").to_numpy()
     total = np.zeros(n_leads)
     total_sq = np.zeros(n_leads)
     n_train = 0
     rejects = []
     zeros = np.zeros((n_leads, cfg.n_samples), np.float32).tobytes()
-    jobs = [(i, p, cfg) for i, p in enumerate(paths)]
+    jobs = [(i, f, cfg) for i, f in enumerate(filed)]
     bar = dict(total=n, desc="waveforms: reading WFDB", unit="rec", mininterval=1.0)
     with npy_writer(out, (n, n_leads, cfg.n_samples), np.float32) as f, \
             (mp.get_context("fork").Pool(workers) if workers > 1 else _Serial()) as pool:
@@ -169,7 +225,7 @@ def build(root: Path, records: pd.DataFrame, cfg: SignalConfig, out: Path, worke
 
     qc = pd.DataFrame(
         [(i, int(records["study_id"].iat[i]), int(records["subject_id"].iat[i]),
-          str(paths[i].relative_to(root)) if paths[i] else "", r) for i, r in rejects],
+          str(filed[i].base.relative_to(root)) if filed[i] else "", r) for i, r in rejects],
         columns=QC_COLUMNS)
     if n and len(qc) / n > cfg.max_reject_frac:
         top = qc["reason"].str.split(":").str[0].value_counts().head(3)

@@ -4,6 +4,12 @@ Layout: `record_list.csv` (subject_id, study_id, file_name, ecg_time, path) and
 `files/pNNNN/pNNNNNNNN/sNNNNNNNN/NNNNNNNN.hea|.dat`: 12 leads, 500 Hz, 5000 samples, WFDB
 format 16 (little-endian int16, interleaved), 200 adu/mV, leads I, II, III, aVR, aVF, aVL,
 V1-V6, and a `# <subject_id>: N` comment in the header.
+
+What a MIMIC-IV-ECG v1.0 header holds, and so what ingest can check against the CSVs (see
+`ingest.check_identity`): the record line names the record (`<study_id> 12 500 5000 HH:MM:SS
+DD/MM/YYYY`), each signal line names its signal file (`<study_id>.dat 16 200.0(0)/mV ...`), and
+the one comment line names the patient (`# <subject_id>: N`). The path spells both ids again:
+`files/p<first 4 digits of subject>/p<subject_id>/s<study_id>/<study_id>`.
 """
 
 from __future__ import annotations
@@ -73,12 +79,65 @@ def read_csv_checked(path: Path, required: tuple[str, ...], what: str) -> pd.Dat
     return df
 
 
+def check_ids(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> pd.DataFrame:
+    """Integer, non-negative identifier columns (as int64), or one error naming the file, row and column.
+    Rows are numbered as a spreadsheet shows them (the header is row 1)."""
+    out = df.copy()
+    for col in columns:
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = num.isna() | (num % 1 != 0) | (num < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise EcgwmError(f"{path}: row {i + 2}: {col} {_cell(df[col].iloc[i])} is not a non-negative integer")
+        out[col] = num.astype(np.int64)
+    return out
+
+
+def _cell(value: object) -> str:
+    """A CSV cell as a message shows it: strings quoted, numbers plain, a blank cell named."""
+    if isinstance(value, str):
+        return repr(value)
+    if pd.isna(value):
+        return "(empty)"
+    return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def check_unique(df: pd.DataFrame, column: str, path: Path) -> None:
+    """Each value of `column` once, or one error naming the file and both rows."""
+    dup = df[column].duplicated(keep=False)
+    if dup.any():
+        rows = np.flatnonzero(dup.to_numpy())
+        first = df[column].iloc[rows[0]]
+        again = rows[(df[column].iloc[rows] == first).to_numpy()]
+        raise EcgwmError(f"{path}: {column} {_cell(first)} appears in rows {again[0] + 2} and {again[1] + 2}; "
+                         f"each {column} must appear once")
+
+
+def read_record_list(root: Path) -> pd.DataFrame:
+    """record_list.csv, checked as a whole: integer ids, one row per study, one study per path.
+    A tree that fails here is inconsistent as a whole (not one bad record), so it is an error."""
+    path = root / "record_list.csv"
+    rl = read_csv_checked(path, RECORD_LIST_COLUMNS, "record_list.csv")
+    if len(rl) == 0:
+        raise EcgwmError(f"{path}: record_list.csv has no rows")
+    rl = check_ids(rl, ("subject_id", "study_id"), path)
+    if rl["path"].isna().any():
+        i = int(np.flatnonzero(rl["path"].isna().to_numpy())[0])
+        raise EcgwmError(f"{path}: row {i + 2}: empty path")
+    rl["path"] = rl["path"].astype(str).str.strip()
+    check_unique(rl, "study_id", path)
+    check_unique(rl, "path", path)
+    return rl
+
+
 def validate_tree(root: Path, labels: Path, label_column: str) -> dict:
     """Check that `root` looks like MIMIC-IV-ECG v1.0 and `labels` like MIMIC-IV-ECG-ICD."""
     if not root.is_dir():
         raise EcgwmError(f"{root}: data.root is not a folder")
-    rl = read_csv_checked(root / "record_list.csv", RECORD_LIST_COLUMNS,
-                          "record_list.csv (is data.root a MIMIC-IV-ECG v1.0 tree?)")
+    if not (root / "record_list.csv").is_file():
+        raise EcgwmError(f"{root / 'record_list.csv'}: record_list.csv (is data.root a MIMIC-IV-ECG v1.0 tree?) "
+                         "not found")
+    rl = read_record_list(root)
     if not (root / "files").is_dir():
         raise EcgwmError(f"{root}: no files/ folder (is data.root a MIMIC-IV-ECG v1.0 tree?)")
     first = root / (str(rl["path"].iloc[0]) + ".hea") if len(rl) else None
