@@ -4,9 +4,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import augment, config, labels
-from ecgwm.data import waveform_cache
-from ecgwm.io import atomic_path, run_stage
+from ecgwm.augment import combinations
+from ecgwm.core import config
+from ecgwm.core.io import atomic_path, run_stage
+from ecgwm.data.table import RecordTable
 
 
 def main() -> None:
@@ -16,11 +17,9 @@ def main() -> None:
     args = ap.parse_args()
     _, cfg = config.load("aug")
     acfg = cfg["aug"]
-    table = labels.read_labels(args.labels)
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    y, codes = labels.label_matrix(table), labels.label_codes(table)
-    combos = augment.select_combinations(y, augment.training_rows(table, valid), acfg, codes)
-    combos["n_allocated"] = augment.allocate(combos["count"].to_numpy(), acfg.n_total)
+    table = RecordTable.load(args.labels, args.qc)
+    combos = combinations.select_combinations(table.y, table.rows("train"), acfg, table.codes)
+    combos["n_allocated"] = combinations.allocate(combos["count"].to_numpy(), acfg.n_total)
     with atomic_path(args.out) as tmp:
         combos.to_parquet(tmp, index=False)
     logging.getLogger("ecgwm").info("%d synthetic rows per arm over %d combinations (largest share %d, smallest %d)",

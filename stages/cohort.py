@@ -1,12 +1,17 @@
-"""cohort: write the synthetic MIMIC-IV-ECG tree, or validate the user's real one."""
+"""cohort: write the synthetic MIMIC-IV-ECG tree, or validate the user's real one.
+
+Writes data/cohort: source.json (what the data is) and latents.parquet (the synthetic cohort's ground
+truth per record; empty for a real source), plus the whole tree when synthetic."""
 
 import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config
+import pandas as pd
+
+from ecgwm.core import config
+from ecgwm.core.io import atomic_path, default_workers, run_stage, write_json
 from ecgwm.data import source
-from ecgwm.io import atomic_path, default_workers, run_stage, write_json
 
 
 def main() -> None:
@@ -18,7 +23,7 @@ def main() -> None:
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         if cfg["data"].source == "synthetic":
-            from ecgwm.data import cohort  # the generator is loaded only for the synthetic source
+            from ecgwm.synth import cohort  # the generator is loaded only for the synthetic source
 
             records, latents = cohort.simulate(cfg["cohort"], seed)
             rate = cohort.write(tmp, records, latents, seed, args.workers)
@@ -27,6 +32,8 @@ def main() -> None:
                    "n_subjects": int(records["subject_id"].nunique())}
         else:
             doc = source.validate_real(cfg["data"], cfg["icd"].column)
+            # no ground truth for real ECGs; the empty file keeps the readers' dependency the same for both sources
+            pd.DataFrame({"study_id": pd.Series([], dtype="int64")}).to_parquet(tmp / source.LATENTS_FILE, index=False)
         write_json(tmp / source.SOURCE_FILE, doc)
 
 

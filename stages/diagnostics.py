@@ -9,41 +9,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgwm import arms, config, diagnostics, labels, pairs, tsne
-from ecgwm.io import atomic_path, run_stage, write_json
+from ecgwm.augment import arms
+from ecgwm.core import config, runtime
+from ecgwm.core.io import atomic_path, run_stage, write_json
+from ecgwm.data import pairs
+from ecgwm.data.table import RecordTable
 from ecgwm.models.lejepa import load_world_model
 from ecgwm.models.sigreg import SIGReg
-from ecgwm.train import runtime
+from ecgwm.report import tsne
+from ecgwm.world import diagnostics
 
 REALISM_ARMS = ("dynamics", "blind", "identity")  # the predictor, and the two controls it must beat
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    for name in ("world_model", "embeddings", "labels", "pairs", "combos", "metrics_out", "plots"):
+    for name in ("world_model", "embeddings", "labels", "qc", "pairs", "combos", "metrics_out", "plots"):
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
     seed, cfg = config.load("diagnostics", "aug")
     dcfg, acfg = cfg["diagnostics"], cfg["aug"]
-    table = labels.read_labels(args.labels)
+    table = RecordTable.load(args.labels, args.qc)
     z = np.load(args.embeddings)
-    y = labels.label_matrix(table)
     model, meta = load_world_model(args.world_model)
     combos = pd.read_parquet(args.combos)
-    train = labels.split_rows(table, "train", np.isfinite(z).all(axis=1))
-    normal = train[table["is_normal"].to_numpy()[train]]
+    train = table.rows("train")
     rt = runtime.setup("cpu", bf16=False)
-    synthetic = {arm: arms.synthesise(arm, z, y, train, normal, combos, acfg.n_total, acfg.chunk_size, seed,
-                                      model=model, device=rt.device, smote_k=acfg.smote_k, mixup_min=acfg.mixup_min)
+    synthetic = {arm: arms.synthesise(arm, z, table.y, train, table.normal_rows(), combos, acfg.n_total,
+                                      acfg.chunk_size, seed, model=model, device=rt.device, smote_k=acfg.smote_k,
+                                      mixup_min=acfg.mixup_min)
                  for arm in REALISM_ARMS}
-    pre = meta["config"]["pretrain"]
-    sigreg = SIGReg(pre["n_slices"], pre["n_knots"], pre["t_max"])
-    doc, matrix = diagnostics.summarise(model, z, y, train, normal, pairs.read_pairs(args.pairs, len(table), "val"),
+    pre = meta["pretrain"]
+    sigreg = SIGReg(pre.n_slices, pre.n_knots, pre.t_max)
+    doc, matrix = diagnostics.summarise(model, z, table, pairs.read_pairs(args.pairs, len(table), "val"),
                                         combos, synthetic, sigreg, dcfg.realism_n, seed)
     doc["world_model"] = {k: meta["summary"][k] for k in sorted(meta["summary"])}
 
     x_dyn = synthetic["dynamics"][0]
-    g_normal, g_abnormal, g_aug = tsne.sample(table["is_normal"].to_numpy(), train, len(x_dyn), dcfg.tsne_n,
+    g_normal, g_abnormal, g_aug = tsne.sample(table.is_normal, train, len(x_dyn), dcfg.tsne_n,
                                               dcfg.tsne_aug_frac, seed)
     x = np.concatenate([z[g_normal], z[g_abnormal], x_dyn[g_aug]]).astype(np.float32)
     groups = np.repeat(np.array(tsne.GROUPS), [len(g_normal), len(g_abnormal), len(g_aug)])

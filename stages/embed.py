@@ -4,11 +4,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config, embedding, labels
+from ecgwm.core import config, runtime
+from ecgwm.core.io import atomic_path, run_stage
 from ecgwm.data import waveform_cache
-from ecgwm.io import atomic_path, run_stage
+from ecgwm.data.table import RecordTable
 from ecgwm.models.lejepa import load_world_model
-from ecgwm.train import runtime
+from ecgwm.world import embedding
 
 
 def main() -> None:
@@ -17,9 +18,9 @@ def main() -> None:
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
     _, cfg = config.load("embed")
-    table = labels.read_labels(args.labels)
+    table = RecordTable.load(args.labels, args.qc)
     waveform_cache.open_cache(args.cache, len(table))
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
+    valid = table.usable
     model, meta = load_world_model(args.world_model)
     window, stride = embedding.definition(meta)
     rt = runtime.setup(cfg["embed"].device, bf16=False)

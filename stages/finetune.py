@@ -5,15 +5,16 @@ import dataclasses
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ecgwm import config, labels
+from ecgwm.core import config, runtime
+from ecgwm.core.errors import EcgwmError
+from ecgwm.core.io import atomic_path, read_json, run_stage, write_json
 from ecgwm.data import waveform_cache
-from ecgwm.errors import EcgwmError
-from ecgwm.io import atomic_path, read_json, run_stage, write_json
-from ecgwm.predictions import write_predictions
-from ecgwm.train import finetune, runtime
+from ecgwm.data.labels import SPLITS
+from ecgwm.data.table import RecordTable
+from ecgwm.evaluate.predictions import write_predictions
+from ecgwm.train import finetune
 
 
 def main() -> None:
@@ -26,11 +27,10 @@ def main() -> None:
     ap.add_argument("--live", type=Path, default=None)
     args = ap.parse_args()
     _, cfg = config.load("model", "finetune")
-    table = labels.read_labels(args.labels)
+    table = RecordTable.load(args.labels, args.qc)
     waveform_cache.open_cache(args.cache, len(table))
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    rows = {s: np.flatnonzero(valid & (table["split"] == s).to_numpy()) for s in ("train", "val", "test")}
-    y, codes = labels.label_matrix(table), labels.label_codes(table)
+    rows = {s: table.rows(s) for s in SPLITS}
+    y, codes = table.y, table.codes
     stats = read_json(args.stats)
     mcfg, encoder_state = cfg["model"], None
     if args.init == "lejepa":
@@ -39,7 +39,7 @@ def main() -> None:
         if args.world_model is None:
             raise EcgwmError("finetune: lejepa needs --world-model")
         world, meta = load_world_model(args.world_model)
-        mcfg, encoder_state = config.ModelConfig(**meta["config"]["model"]), world.encoder.state_dict()
+        mcfg, encoder_state = meta["model"], world.encoder.state_dict()
         stats = meta["signal"]  # the scaler the encoder was pretrained with
     rt = runtime.setup(cfg["finetune"].device, cfg["finetune"].bf16)
     model, summary, prob = finetune.train(args.init, str(args.cache), stats, int(stats["fs"]), rows, y, mcfg,
@@ -50,7 +50,7 @@ def main() -> None:
         torch.save({"state_dict": model.to("cpu").state_dict(), "init": args.init,
                     "config": {"model": dataclasses.asdict(mcfg), "finetune": dataclasses.asdict(cfg["finetune"])},
                     "label_codes": codes, "summary": summary}, tmp / "classifier.pt")
-        write_predictions(tmp, table, rows["test"], prob, codes)
+        write_predictions(tmp, table.frame, rows["test"], prob, codes)
         write_json(tmp / "summary.json", summary)
     logging.getLogger("ecgwm").info("finetune@%s seed %d: %s", args.init, args.seed, summary)
 

@@ -8,8 +8,12 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config, labels
-from ecgwm.io import atomic_path, run_stage, write_json
+import numpy as np
+
+from ecgwm.core import config
+from ecgwm.core.io import atomic_path, run_stage, write_json
+from ecgwm.data import labels
+from ecgwm.data.table import RecordTable
 
 
 def main() -> None:
@@ -21,7 +25,7 @@ def main() -> None:
     args = ap.parse_args()
     _, cfg = config.load("icd")
     table, names = labels.build(labels.read_label_csv(args.label_csv, cfg["icd"].column), cfg["icd"])
-    labels.require_normals(table, None, "icd_map")
+    RecordTable(table, np.ones(len(table), bool)).require_normals("icd_map")  # before QC: every record counts
     with atomic_path(args.records_out) as tmp:
         labels.records_table(table).to_parquet(tmp, index=False)
     with atomic_path(args.labels_out) as tmp:

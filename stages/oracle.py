@@ -5,14 +5,16 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from ecgwm import config, labels, oracle
+from ecgwm.core import config, runtime
+from ecgwm.core.io import atomic_path, run_stage, write_json
 from ecgwm.data import source
-from ecgwm.io import atomic_path, run_stage, write_json
-from ecgwm.predictions import write_predictions
-from ecgwm.train import probe, runtime
+from ecgwm.data.labels import SPLITS
+from ecgwm.data.table import RecordTable
+from ecgwm.evaluate.predictions import write_predictions
+from ecgwm.synth import oracle
+from ecgwm.train import probe
 
 
 def main() -> None:
@@ -22,8 +24,8 @@ def main() -> None:
     args = ap.parse_args()
     seed, cfg = config.load("probe")
     doc = source.read_source(args.cohort)
-    table = labels.read_labels(args.labels)
-    codes = labels.label_codes(table)
+    table = RecordTable.load(args.labels)  # every record: the oracle reads ECG parameters, not waveforms
+    codes = table.codes
     with atomic_path(args.out) as tmp:
         tmp.mkdir()
         if doc["source"] != "synthetic":
@@ -31,14 +33,14 @@ def main() -> None:
             write_json(tmp / "summary.json", {"applicable": False, "reason": reason})
             logging.getLogger("ecgwm").info("oracle: not applicable (%s)", reason)
             return
-        x = oracle.features(pd.read_parquet(args.cohort / "latents.parquet"), table)
-        y = labels.label_matrix(table)
-        rows = {s: np.flatnonzero((table["split"] == s).to_numpy()) for s in probe.SPLITS}
+        x = oracle.features(pd.read_parquet(args.cohort / "latents.parquet"), table.frame)
+        y = table.y
+        rows = {s: table.rows(s) for s in SPLITS}
         x = oracle.standardise(x, rows["train"])
         data = probe.ProbeData.from_splits(x, y, rows)
         rt = runtime.setup(cfg["probe"].device, bf16=False)
         _, summary, prob = probe.train_probe(data, cfg["probe"], seed, rt, None)
-        write_predictions(tmp, table, rows["test"], prob, codes)
+        write_predictions(tmp, table.frame, rows["test"], prob, codes)
         write_json(tmp / "summary.json", {"applicable": True, "seed": seed, **summary})
 
 

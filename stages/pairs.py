@@ -4,9 +4,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config, labels, pairs
-from ecgwm.data import waveform_cache
-from ecgwm.io import atomic_path, run_stage
+from ecgwm.core import config
+from ecgwm.core.io import atomic_path, run_stage
+from ecgwm.data import pairs
+from ecgwm.data.table import RecordTable
 
 
 def main() -> None:
@@ -16,11 +17,10 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     args = ap.parse_args()
     _, cfg = config.load("pairs")
-    table = labels.read_labels(args.labels)
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    df = pairs.build(table, valid, cfg["pairs"])
+    table = RecordTable.load(args.labels, args.qc)
+    df = pairs.build(table.frame, table.usable, cfg["pairs"])
     pairs.require_pairs(df)
-    labels.require_normals(table, valid, "pairs")
+    table.require_normals("pairs")
     with atomic_path(args.out) as tmp:
         df.to_parquet(tmp, index=False)
     logging.getLogger("ecgwm").info("pairs per split: %s", df["split"].value_counts().to_dict())

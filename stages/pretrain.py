@@ -8,11 +8,12 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from ecgwm import config, labels, pairs
-from ecgwm.data import waveform_cache
-from ecgwm.io import read_json, run_stage, write_json
+from ecgwm.core import config, runtime
+from ecgwm.core.io import read_json, run_stage, write_json
+from ecgwm.data import pairs, waveform_cache
+from ecgwm.data.table import RecordTable
 from ecgwm.models.lejepa import save_world_model
-from ecgwm.train import pretrain, runtime
+from ecgwm.train import pretrain
 
 
 def main() -> None:
@@ -25,16 +26,14 @@ def main() -> None:
     args = ap.parse_args()
     seed, cfg = config.load("model", "pretrain")
     pcfg = cfg["pretrain"]
-    table = labels.read_labels(args.labels)
+    table = RecordTable.load(args.labels, args.qc)
     waveform_cache.open_cache(args.cache, len(table))
     stats = read_json(args.stats)
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(args.qc), len(table))
-    y = labels.label_matrix(table)
     train_pairs = pairs.read_pairs(args.pairs, len(table), "train")
-    monitor = pretrain.build_monitor(y, table["split"].to_numpy(), valid, pairs.read_pairs(args.pairs, len(table), "val"),
-                                     pcfg.monitor_n, pcfg.monitor_sets, seed)
-    inp = pretrain.Inputs(args.cache, stats, train_pairs, pairs.actions(y, train_pairs), monitor,
-                          labels.label_codes(table), int(stats["fs"]))
+    monitor = pretrain.build_monitor(table, pairs.read_pairs(args.pairs, len(table), "val"), pcfg.monitor_n,
+                                     pcfg.monitor_sets, seed)
+    inp = pretrain.Inputs(args.cache, stats, train_pairs, table.actions(train_pairs), monitor, table.codes,
+                          int(stats["fs"]))
     rt = runtime.setup(pcfg.device, pcfg.bf16)
     try:
         model, summary = pretrain.train(inp, cfg["model"], pcfg, seed, rt, args.ckpt, args.live)

@@ -8,28 +8,29 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecgwm import config, labels, report
-from ecgwm.io import read_json, run_stage
+from ecgwm.core import config
+from ecgwm.core.io import read_json, run_stage
+from ecgwm.data.table import RecordTable
+from ecgwm.report import table1
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    for name in ("labels", "names", "combos", "probe_dir", "finetune_dir", "oracle_dir", "metrics", "plots"):
+    for name in ("labels", "qc", "names", "combos", "probe_dir", "finetune_dir", "oracle_dir", "metrics", "plots"):
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
     seed, cfg = config.load("report", "aug")
     rcfg = cfg["report"]
-    table = labels.read_labels(args.labels)
+    table = RecordTable.load(args.labels, args.qc)
     names = read_json(args.names)
-    codes, y = labels.label_codes(table), labels.label_matrix(table)
     combos = pd.read_parquet(args.combos)
-    rows = report.test_rows(args.probe_dir, rcfg.seeds[0])
-    inp = report.load_inputs(args.probe_dir, args.finetune_dir, args.oracle_dir, codes, rows, rcfg.seeds,
-                             rcfg.finetune_seeds)
-    res = report.evaluate(inp, y[rows], table["subject_id"].to_numpy()[rows], combos, cfg["aug"].min_count,
-                          rcfg.n_boot, seed, names)
-    report.write(res, inp, combos, args.metrics, args.plots)
-    logging.getLogger("ecgwm").info("report:\n%s", report.table1(res, inp))
+    rows = table.rows("test")  # every method is scored on the test records with a usable waveform
+    inp = table1.load_inputs(table1.methods(cfg["aug"].arms), args.probe_dir, args.finetune_dir, args.oracle_dir,
+                             table.codes, rows, rcfg.seeds, rcfg.finetune_seeds)
+    res = table1.evaluate(inp, table.y[rows], table.frame["subject_id"].to_numpy()[rows], combos,
+                          cfg["aug"].min_count, rcfg.n_boot, seed, names)
+    table1.write(res, inp, combos, args.metrics, args.plots)
+    logging.getLogger("ecgwm").info("report:\n%s", table1.table1(res, inp))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ import argparse
 import logging
 from pathlib import Path
 
-from ecgwm import config, labels
+from ecgwm.core import config
+from ecgwm.core.io import atomic_path, default_workers, run_stage, write_json
 from ecgwm.data import ingest
-from ecgwm.io import atomic_path, default_workers, run_stage, write_json
+from ecgwm.data.table import RecordTable
 
 
 def main() -> None:
@@ -19,7 +20,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=default_workers())
     args = ap.parse_args()
     _, cfg = config.load("signal")
-    table = labels.read_labels(args.records)
+    table = RecordTable.load(args.records).frame
     with atomic_path(args.cache_out) as tmp_cache:
         qc, stats = ingest.build(args.root, table, cfg["signal"], tmp_cache, args.workers)
         with atomic_path(args.qc_out) as tmp_qc:

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from ecgwm import config
-from ecgwm.data import cohort
+from ecgwm.core import config
+from ecgwm.synth import cohort
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,8 +37,7 @@ def tiny_data(tiny_cohort, tmp_path_factory):
     """Labels, waveform cache, stats, QC and pairs of the tiny cohort, as the stages write them."""
     import json
 
-    from ecgwm import labels, pairs
-    from ecgwm.data import ingest, waveform_cache
+    from ecgwm.data import ingest, labels, pairs, waveform_cache
 
     root, _, _ = tiny_cohort
     out = tmp_path_factory.mktemp("data")
@@ -59,7 +58,7 @@ def repro(tmp_path_factory):
     from helpers import commit, copy_repo, run
 
     repo = copy_repo(tmp_path_factory.mktemp("pipeline") / "repo")
-    run(["python", "-m", "ecgwm.preset", "tiny"], repo)
+    run(["python", "-m", "ecgwm", "preset", "tiny"], repo)
     run(["dvc", "repro"], repo)
     commit(repo, "tiny run")
     return repo

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from conftest import section
-from ecgwm import arms, augment
-from ecgwm.errors import EcgwmError
+
+from ecgwm.augment import arms, combinations
+from ecgwm.core.errors import EcgwmError
+from ecgwm.data.table import multi_hot
 from ecgwm.models.lejepa import WorldModel
 
 D, C = 16, 6
@@ -31,7 +32,7 @@ def _data(n_total=400):
     train = np.setdiff1d(np.arange(70), [60, 61])
     normal = np.arange(17, 29)
     combos = pd.DataFrame({"labels": COMBOS, "count": [8, 5, 1, 3]})
-    combos["n_allocated"] = augment.allocate(combos["count"].to_numpy(), n_total)
+    combos["n_allocated"] = combinations.allocate(combos["count"].to_numpy(), n_total)
     return z, y, train, normal, combos
 
 
@@ -48,18 +49,6 @@ def _run(arm, seed=3, chunk_size=64, n_total=400, **kw):
 
 def _members(k):
     return {0: np.arange(0, 8), 1: np.arange(8, 13), 2: np.array([13]), 3: np.arange(14, 17)}[k]
-
-
-def test_exact_combination_and_members():
-    z, y, train, _, _ = _data()
-    k = arms.exact_combination(y, COMBOS)
-    assert k[:17].tolist() == [0] * 8 + [1] * 5 + [2] + [3] * 3
-    assert (k[17:60] == -1).all() and k[60:62].tolist() == [0, 0]
-    members, offsets = arms.combination_members(y, train[np.isfinite(z[train]).all(1)], COMBOS)
-    for c in range(4):
-        assert members[offsets[c]:offsets[c + 1]].tolist() == _members(c).tolist()
-    with pytest.raises(ValueError, match="same label set"):
-        arms.exact_combination(y, [[0], [0]])
 
 
 def test_every_arm_gives_each_combination_its_allocation():
@@ -127,7 +116,7 @@ def test_identity_rows_are_the_normal_rows_that_the_predictor_arms_transform():
     x, combo = _run("identity")
     assert (np.abs(x[:, None] - z[normal][None]).max(2).min(1) == 0).all()
     assert len(np.unique(x, axis=0)) == len(normal)
-    a = augment.multi_hot(combos, C)
+    a = multi_hot(list(combos["labels"]), C)
     with torch.no_grad():
         dyn = _model().predict(torch.from_numpy(x), torch.from_numpy(a[combo])).numpy()
         blind = _model().predict(torch.from_numpy(x), torch.zeros((len(x), C))).numpy()

@@ -6,10 +6,10 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import section
-from ecgwm import augment
-from ecgwm.errors import EcgwmError
+
+from ecgwm.augment import combinations
+from ecgwm.core.errors import EcgwmError
 
 
 def _table():
@@ -31,25 +31,25 @@ def _cfg(**kw):
 
 def test_combinations_come_from_training_records_with_1_to_4_labels():
     table, y = _table()
-    rows = augment.training_rows(table, np.ones(len(y), bool))
-    combos = augment.select_combinations(y, rows, _cfg(), list("ABCDEF"))
+    rows = np.flatnonzero(table["split"].to_numpy() == "train")
+    combos = combinations.select_combinations(y, rows, _cfg(), list("ABCDEF"))
     assert combos["codes"].tolist() == ["A", "A+B", "C"]  # {3} is held-out only; the 5-label set is too big
     assert combos["count"].tolist() == [6, 4, 2]
-    assert augment.select_combinations(y, rows, _cfg(min_count=3), list("ABCDEF"))["codes"].tolist() == ["A", "A+B"]
-    assert augment.select_combinations(y, rows, _cfg(n_combos=1), list("ABCDEF"))["codes"].tolist() == ["A"]
+    assert combinations.select_combinations(y, rows, _cfg(min_count=3), list("ABCDEF"))["codes"].tolist() == ["A", "A+B"]
+    assert combinations.select_combinations(y, rows, _cfg(n_combos=1), list("ABCDEF"))["codes"].tolist() == ["A"]
 
 
 def test_no_combination_passing_min_count_says_how_many_and_which_knob():
     table, y = _table()
-    rows = augment.training_rows(table, np.ones(len(y), bool))
+    rows = np.flatnonzero(table["split"].to_numpy() == "train")
     with pytest.raises(EcgwmError, match=r"aug.min_count=50 \(3 combinations .* most frequent has 6.*lower aug.min_count"):
-        augment.select_combinations(y, rows, _cfg(min_count=50), list("ABCDEF"))
+        combinations.select_combinations(y, rows, _cfg(min_count=50), list("ABCDEF"))
 
 
 @pytest.mark.parametrize("n_total", [1, 7, 100, 2_000_000])
 def test_allocation_sums_exactly_and_favours_rare_combinations(n_total):
     counts = np.array([500, 120, 120, 60, 51])
-    n = augment.allocate(counts, n_total)
+    n = combinations.allocate(counts, n_total)
     assert n.sum() == n_total and (n >= 0).all()
     if n_total >= 100:
         assert (np.diff(n[[0, 1, 3, 4]]) >= 0).all() and n[4] > n[0]
@@ -57,23 +57,11 @@ def test_allocation_sums_exactly_and_favours_rare_combinations(n_total):
         np.testing.assert_allclose(n / n_total, (1 / counts) / (1 / counts).sum(), atol=2 / n_total)
 
 
-def test_normal_pool_is_training_only_and_skips_missing_embeddings():
-    table, y = _table()
-    z = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
-    z[26] = np.nan
-    pool = augment.normal_pool(table, np.ones(30, bool), z)
-    assert (table["split"].to_numpy()[pool] == "train").all() and table["is_normal"].to_numpy()[pool].all()
-    assert pool.tolist() == [24, 25]
-    valid = np.ones(30, bool)
-    valid[25] = False
-    assert augment.normal_pool(table, valid, z).tolist() == [24]
-
-
 def test_selection_logs_how_many_qualified_and_warns_when_fewer_than_n_combos(caplog):
     table, y = _table()
-    rows = augment.training_rows(table, np.ones(len(y), bool))
+    rows = np.flatnonzero(table["split"].to_numpy() == "train")
     with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
-        augment.select_combinations(y, rows, _cfg(n_combos=10), list("ABCDEF"))
+        combinations.select_combinations(y, rows, _cfg(n_combos=10), list("ABCDEF"))
     info = [r for r in caplog.records if r.levelno == logging.INFO]
     warn = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(info) == 1 and info[0].getMessage().startswith("3 label combinations of 1-4 labels reach aug.min_count=2")
@@ -81,25 +69,18 @@ def test_selection_logs_how_many_qualified_and_warns_when_fewer_than_n_combos(ca
     assert "all 100 synthetic rows go to them" in warn[0].getMessage()
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
-        combos = augment.select_combinations(y, rows, _cfg(n_combos=3), list("ABCDEF"))
+        combos = combinations.select_combinations(y, rows, _cfg(n_combos=3), list("ABCDEF"))
     assert len(combos) == 3 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="ecgwm.augment"):
-        combos = augment.select_combinations(y, rows, _cfg(n_combos=2), list("ABCDEF"))
+        combos = combinations.select_combinations(y, rows, _cfg(n_combos=2), list("ABCDEF"))
     assert len(combos) == 2 and not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "3 label combinations" in caplog.text  # how many qualified, not how many are kept
 
 
 def test_no_training_combination_at_all_is_an_error():
     table, y = _table()
-    rows = augment.training_rows(table, np.ones(len(y), bool))
+    rows = np.flatnonzero(table["split"].to_numpy() == "train")
     normals = rows[~y[rows].any(axis=1)]
     with pytest.raises(EcgwmError, match=r"\(0 combinations of 1-4 labels found, the most frequent has 0"):
-        augment.select_combinations(y, normals, _cfg(min_count=1), list("ABCDEF"))
-
-
-def test_multi_hot_of_the_combinations():
-    table, y = _table()
-    combos = augment.select_combinations(y, augment.training_rows(table, np.ones(30, bool)), _cfg(), list("ABCDEF"))
-    a = augment.multi_hot(combos, 6)
-    assert a.dtype == np.float32 and a.tolist() == [[1, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]]
+        combinations.select_combinations(y, normals, _cfg(min_count=1), list("ABCDEF"))

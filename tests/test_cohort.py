@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import simple_icd_10_cm as cm
 import wfdb
-
 from conftest import section
-from ecgwm.data import cohort, ecg
-from ecgwm.data.catalogue import BOOSTS, CATALOGUE, COURSES, LINKS, REPLACED_BY, categories
+
 from ecgwm.data.mimic import MIMIC_LEADS
+from ecgwm.synth import cohort, ecg
+from ecgwm.synth.catalogue import BOOSTS, CATALOGUE, COURSES, LINKS, REPLACED_BY, categories
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,10 @@ def test_label_csv_has_mimic_columns_stays_and_subject_level_folds(tiny_cohort):
     assert lab["ed_stay_id"].dropna().between(30_000_000, 39_999_999).all()
     assert lab["hosp_hadm_id"].dropna().between(20_000_000, 29_999_999).all()
     assert set(latents["study_id"]) == set(lab["study_id"])
-    assert set(latents.columns) == {"study_id", "subject_id", *ecg.EcgParams.__dataclass_fields__}
+    assert set(latents.columns) == {"study_id", "subject_id", "shown_codes", *ecg.EcgParams.__dataclass_fields__}
+    # a record shows only diseases it has, and a normal record (no codes) may still show one
+    shown = latents["shown_codes"].map(len)
+    assert shown.max() > 0 and (shown == 0).mean() > 0.3
 
 
 def _digest(root):
@@ -199,7 +202,7 @@ def test_simulation_is_deterministic_and_the_config_checks_its_keys():
     b, lb = cohort.simulate(cfg, seed=4)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(la, lb)
-    from ecgwm.errors import EcgwmError
+    from ecgwm.core.errors import EcgwmError
 
     with pytest.raises(EcgwmError, match="cohort.p_stay must be in"):
         section("cohort", p_stay=2.0)

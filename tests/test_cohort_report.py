@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import section
+from helpers import REPO, stage
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from conftest import section
-from ecgwm import augment, cohort_report, labels, oracle, pairs
-from ecgwm.data import cohort, ecg
-from helpers import REPO, stage
+from ecgwm.augment import combinations
+from ecgwm.data import labels, pairs
+from ecgwm.data.table import RecordTable
+from ecgwm.report import cohort_report
+from ecgwm.synth import cohort, ecg, oracle
 
 
 @pytest.fixture(scope="module")
@@ -27,20 +30,19 @@ def small():
                        "codes": [labels.parse_code_list(v, "x") for v in rec["all_diag_all"]]})
     table, names = labels.build(df, section("icd", top_k=30, min_count=5))
     pr = pairs.build(table, np.ones(len(table), bool), section("pairs"))
-    return table, names, pr, csv, lat
+    return RecordTable(table, np.ones(len(table), bool)), names, pr, csv, lat
 
 
 def test_describe_a_synthetic_cohort(small):
     table, names, pr, csv, lat = small
     doc = cohort_report.describe(table, names, pr, csv, lat, "all_diag_all", min_count=3, max_labels=4)
     lab = doc["labels"]
-    assert lab["normal_fraction"] == pytest.approx(table["is_normal"].mean(), abs=1e-4)
+    assert lab["normal_fraction"] == pytest.approx(table.is_normal.mean(), abs=1e-4)
     assert lab["prevalence_train"]["first"]["fraction"] > lab["prevalence_train"]["last"]["fraction"] > 0
     assert lab["n_categories_coded"] >= 100 and lab["labels_per_abnormal_record"]["mean"] >= 1
-    rows = augment.training_rows(table, np.ones(len(table), bool))
-    combos = augment.select_combinations(labels.label_matrix(table), rows,
+    combos = combinations.select_combinations(table.y, table.rows("train"),
                                          dataclasses.replace(section("aug"), min_count=3, n_combos=10**6),
-                                         labels.label_codes(table))
+                                         table.codes)
     assert doc["combinations"]["n_qualifying"] == len(combos)
     p = doc["pairs"]
     assert p["n_pairs"] == len(pr) and 0 < p["zero_action_fraction"] < 1 and 0 < p["within_stay_fraction"] < 1
@@ -50,7 +52,7 @@ def test_describe_a_synthetic_cohort(small):
     assert hr["p2"] < hr["p50"] < hr["p98"] and 0.8 < hr["share_inside_reference"] <= 1
     assert ecg_doc["low_voltage"]["in_stay"]["either"] >= ecg_doc["low_voltage"]["outside_stay"]["either"]
     b = doc["baselines"]
-    assert 0.5 < b["single_score_macro_auroc"] < 0.95 and 0.5 < b["oracle_macro_auroc"] < 0.95
+    assert 0.5 < b["single_score_macro_auroc"] < 0.95 and 0.5 < b["ecg_logistic_macro_auroc"] < 0.95
     assert b["n_labels_without_ecg_effect"] > 0
     assert set(doc["targets"]) == set(cohort_report.TARGETS)
     json.dumps(doc)  # plain JSON
@@ -62,7 +64,7 @@ def test_real_data_gets_label_statistics_only(small):
     doc = cohort_report.describe(table, names, pr, plain, None, "all_diag_all", min_count=3, max_labels=4)
     assert doc["source"] == "real" and doc["ecg"] is None and doc["baselines"] is None
     assert doc["pairs"]["within_stay_fraction"] is None and doc["pairs"]["zero_action_fraction"] is not None
-    assert doc["targets"]["oracle_macro_auroc"]["met"] is None
+    assert doc["targets"]["ecg_logistic_macro_auroc"]["met"] is None
     assert doc["targets"]["normal_fraction"]["value"] == doc["labels"]["normal_fraction"]
 
 
@@ -90,7 +92,7 @@ def test_fit_logistic_agrees_with_sklearn():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(3000, 6))
     y = np.stack([(x[:, 0] + rng.normal(size=3000) > 1.5), (x[:, 1] - x[:, 2] + rng.normal(size=3000) > 2.5)], 1)
-    w = cohort_report.fit_logistic(x, y, 0.01)
+    w = oracle.fit_logistic(x, y, 0.01)
     for j in range(2):
         ref = LogisticRegression(C=1 / (0.01 * len(x))).fit(x, y[:, j])
         np.testing.assert_allclose(w[:-1, j], ref.coef_[0], atol=0.02)
@@ -108,7 +110,7 @@ def test_oracle_gains_only_where_a_label_has_its_own_signal():
     other = sick & ~plain  # the rest of the abnormal records
     y = np.stack([specific, plain, other], 1).astype(np.uint8)
     groups = np.arange(n) % 5
-    single, scores = cohort_report.cross_fit(x, y, groups)
+    single, scores = oracle.cross_fit(x, y, groups)
     auc = lambda s, j: roc_auc_score(y[:, j], s)  # noqa: E731
     assert auc(scores[:, 0], 0) > auc(single, 0) + 0.05
     assert auc(scores[:, 1], 1) == pytest.approx(auc(single, 1), abs=0.03)
@@ -129,7 +131,9 @@ def test_stage_writes_the_cohort_report(tiny_cohort, tmp_path):
     (tmp_path / "names.json").write_text(json.dumps(names))
     pairs.build(table, np.ones(len(table), bool), section("pairs")).to_parquet(tmp_path / "pairs.parquet", index=False)
     stage("cohort_report", "cohort", root / "records_w_diag_icd10.csv", "labels.parquet", "names.json", "pairs.parquet",
-          "metrics/cohort.json", cwd=tmp_path)
+          "metrics/cohort.json", "metrics/actions.json", cwd=tmp_path)
     doc = json.loads((tmp_path / "metrics" / "cohort.json").read_text())
     assert doc["source"] == "synthetic" and doc["labels"]["n_records"] == len(table)
+    acts = json.loads((tmp_path / "metrics" / "actions.json").read_text())
+    assert acts["n_pairs"] > 0 and acts["synthetic"]["r2_on_truth"] is not None
     assert doc["pairs"]["within_stay_fraction"] is not None and doc["baselines"] is not None

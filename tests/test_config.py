@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 import yaml
-
 from conftest import REPO, default_params
-from ecgwm import config, preset
-from ecgwm.errors import EcgwmError
+
+from ecgwm.core import config, preset
+from ecgwm.core.errors import EcgwmError
 
 
 def _write(tmp_path, raw):
@@ -100,7 +100,8 @@ BAD = [
     ("embed.batch_size", 0, {}), ("embed.device", "tpu", {}), ("embed.with_h", "false", {}),
     ("aug.min_count", 0, {}), ("aug.max_labels", 0, {}), ("aug.n_combos", 0, {}), ("aug.n_total", 0, {}),
     ("aug.chunk_size", 0, {}), ("aug.w_aug", 1.5, {}), ("aug.w_aug", -0.1, {}), ("aug.w_aug", NAN, {}),
-    ("aug.smote_k", 0, {}), ("aug.mixup_min", 1.5, {}),
+    ("aug.smote_k", 0, {}), ("aug.mixup_min", 1.5, {}), ("aug.arms", ["dynamics", "gan"], {}),
+    ("aug.arms", ["ros", "smote"], {}), ("aug.arms", ["dynamics", "dynamics"], {}),
     ("probe.arch", "rnn", {}), ("probe.hidden", 0, {}), ("probe.n_blocks", -1, {}), ("probe.mlp_ratio", 0, {}),
     ("probe.lr", NAN, {}), ("probe.weight_decay", -0.01, {}), ("probe.batch_size", 0, {}),
     ("probe.max_steps", 0, {}), ("probe.eval_every", 0, {}), ("probe.eval_every", 3000, {}),

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from conftest import section
 from torch.nn.parallel import DistributedDataParallel
 
-from conftest import section
 from ecgwm.models.lejepa import WorldModel, WorldModelLoss
 
 N, C, T, STEP = 16, 6, 64, 3

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
-from ecgwm import diagnostics, embedding
-from ecgwm.config import ModelConfig
-from ecgwm.models.lejepa import WorldModel
-from ecgwm.train.runtime import Runtime
 from helpers import REPO
+
+from ecgwm.core.config import ModelConfig
+from ecgwm.core.runtime import Runtime
+from ecgwm.data.table import members_list
+from ecgwm.models.lejepa import WorldModel
+from ecgwm.world import diagnostics, embedding
 
 D, C = 16, 6
 ZERO = 5  # label 5 has no effect: W[:, 5] = 0
@@ -89,7 +90,7 @@ def test_specificity_is_near_one_for_planted_combinations(planted):
         y.append(lab)
     z, y = np.concatenate(z), np.concatenate(y)
     rows = np.arange(len(z))
-    members = diagnostics.combination_members(y, rows, combos)
+    members = members_list(y, rows, list(combos["labels"]))
     assert [len(m) for m in members] == [80] * 5
     actions = np.eye(C, dtype=np.float32)[:5]
     matrix = diagnostics.cosine_matrix(diagnostics.synthetic_shifts(model, normals, actions),
@@ -126,13 +127,14 @@ def test_every_consumer_reads_the_one_exported_embedding():
 def test_pretraining_monitor_embeds_records_as_the_embed_stage_does(tiny_data):
     """The per-epoch monitor and the exported embeddings use the same function and give the same z."""
     from conftest import section
-    from ecgwm import labels
-    from ecgwm.io import read_json
+
+    from ecgwm.core.io import read_json
+    from ecgwm.data.table import RecordTable
     from ecgwm.train import pretrain
 
-    table = labels.read_labels(tiny_data / "labels.parquet")
+    table = RecordTable.load(tiny_data / "labels.parquet")
     stats = read_json(tiny_data / "waveform_stats.json")
-    model = pretrain.build_model(section("model"), len(labels.label_codes(table)), 12, 0).eval()
+    model = pretrain.build_model(section("model"), len(table.codes), 12, 0).eval()
     rt = Runtime(torch.device("cpu"), 0, 1, False)
     rows = np.arange(6)
     _, z_mon = embedding.embed_rows(model, tiny_data / "waveforms.npy", rows, stats, 250, 125, 4, rt)

@@ -4,13 +4,13 @@ import dataclasses
 
 import numpy as np
 import pytest
+from conftest import section
 from scipy.signal import medfilt
 
-from conftest import section
-from ecgwm.cohort_report import REFERENCE
-from ecgwm.data import ecg
-from ecgwm.data.catalogue import CATALOGUE
-from ecgwm.data.cohort import Traits, apply_effect, draw_patient, finalise
+from ecgwm.report.cohort_report import REFERENCE
+from ecgwm.synth import ecg
+from ecgwm.synth.catalogue import CATALOGUE
+from ecgwm.synth.cohort import Traits, apply_effect, draw_patient, finalise
 
 DISEASE = {d.key: d for d in CATALOGUE}
 
@@ -69,7 +69,7 @@ def test_noise_levels_follow_the_parameters():
 def test_hospital_records_stay_in_range_after_baseline_removal():
     """A few hundred records from the cohort's own parameters: finite, never beyond 20 mV once the
     baseline is removed (the cache QC), flat leads only where an electrode is off."""
-    from ecgwm.data import cohort
+    from ecgwm.synth import cohort
 
     rec, lat = cohort.simulate(section("cohort", n_subjects=60), seed=5)
     fields = list(ecg.EcgParams.__dataclass_fields__)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
-
 from conftest import section
-from ecgwm import embedding
+
+from ecgwm.core.runtime import Runtime
 from ecgwm.models.lejepa import WorldModel
-from ecgwm.train.runtime import Runtime
+from ecgwm.world import embedding
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -37,7 +37,7 @@ def test_a_window_longer_than_the_record_is_an_error():
 def test_window_and_stride_in_samples():
     assert embedding.window_and_stride(2.5, 1.25, 100) == (250, 125)
     assert embedding.window_and_stride(2.5, 0.001, 100) == (250, 1)  # never a stride of 0
-    meta = {"config": {"pretrain": {"crop_s": 1.0, "embed_stride_s": 0.5}}, "signal": {"fs": 500}}
+    meta = {"pretrain": section("pretrain", crop_s=1.0, embed_stride_s=0.5), "signal": {"fs": 500}}
     assert embedding.definition(meta) == (500, 250)
 
 

@@ -4,10 +4,9 @@ import dataclasses
 
 import pytest
 import torch
-
 from conftest import section
-from ecgwm import config
-from ecgwm.errors import EcgwmError
+
+from ecgwm.core.errors import EcgwmError
 from ecgwm.models.lejepa import WorldModel, load_world_model, save_world_model
 from ecgwm.train import finetune
 
@@ -30,14 +29,15 @@ def _pretrained(tmp_path):
     wm.train()
     wm.embed(torch.randn(6, 12, 64))  # BN running statistics away from their initial values too
     stats = {"leads": LEADS, "fs": 100, "mean": [0.0] * 12, "std": [1.0] * 12}
-    save_world_model(tmp_path / "wm.pt", wm, {"model": dataclasses.asdict(_mcfg())}, list("ABCD"), stats, {})
+    resolved = {"model": dataclasses.asdict(_mcfg()), "pretrain": dataclasses.asdict(section("pretrain")), "seed": 0}
+    save_world_model(tmp_path / "wm.pt", wm, resolved, list("ABCD"), stats, {})
     world, meta = load_world_model(tmp_path / "wm.pt")
     return wm.encoder.state_dict(), world, meta
 
 
 def test_lejepa_holds_exactly_the_pretrained_encoder(tmp_path):
     saved, world, meta = _pretrained(tmp_path)
-    mcfg = config.ModelConfig(**meta["config"]["model"])
+    mcfg = meta["model"]
     clf = finetune.build_classifier("lejepa", mcfg, 7, 12, 0, world.encoder.state_dict())
     state = clf.encoder.state_dict()
     assert state.keys() == saved.keys()

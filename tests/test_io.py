@@ -6,9 +6,9 @@ import sys
 import textwrap
 
 import pytest
-
-from ecgwm import io
 from helpers import env
+
+from ecgwm.core import io
 
 
 def _dead_pid() -> int:
@@ -73,7 +73,7 @@ def test_atomic_path_replaces_a_folder_and_requires_an_output(tmp_path):
 
 def _stage(tmp_path, body: str) -> subprocess.CompletedProcess:
     script = tmp_path / "stage.py"
-    script.write_text("import errno, os\nfrom pathlib import Path\nfrom ecgwm.io import atomic_path, run_stage\n\n"
+    script.write_text("import errno, os\nfrom pathlib import Path\nfrom ecgwm.core.io import atomic_path, run_stage\n\n"
                       "def main():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\nrun_stage(main)\n")
     return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env(), capture_output=True, text=True,
                           timeout=60)
@@ -102,7 +102,7 @@ def test_writing_under_a_regular_file_is_one_line_naming_the_path(tmp_path):
 
 
 def test_a_user_error_is_one_line_too(tmp_path):
-    p = _stage(tmp_path, 'from ecgwm.errors import EcgwmError\nraise EcgwmError("params.yaml: seed must be ...")')
+    p = _stage(tmp_path, 'from ecgwm.core.errors import EcgwmError\nraise EcgwmError("params.yaml: seed must be ...")')
     assert _one_error_line(p) == "error: params.yaml: seed must be ..."
 
 

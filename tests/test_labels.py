@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import section
-from ecgwm import labels
-from ecgwm.errors import EcgwmError
+
+from ecgwm.core.errors import EcgwmError
+from ecgwm.data import labels
+from ecgwm.data.table import RecordTable
 
 ICD = dict(level=3, top_k=3, min_count=1, val_fold=18, test_fold=19)
 
@@ -43,7 +44,7 @@ def test_mapping_truncates_counts_on_train_and_marks_normals(tmp_path):
     # train counts: E11 3 (rows 1,2,6), I48 2, I10 1, Z95 1 -> top 3 with tie broken by code
     assert codes == ["E11", "I48", "I10"]
     assert names["labels"][0]["title"].startswith("Type 2 diabetes")
-    y = labels.label_matrix(table)
+    y = RecordTable(table, np.ones(len(table), bool)).y
     row = table.index[table["study_id"] == 2][0]
     assert y[row].tolist() == [1, 1, 1]
     assert table.loc[table["study_id"] == 3, "is_normal"].item()
@@ -105,7 +106,7 @@ def test_records_table_has_the_record_columns_and_no_label(tmp_path):
     table, _ = labels.build(df, section("icd", **ICD))
     rec = labels.records_table(table)
     assert list(rec.columns) == ["study_id", "subject_id", "ecg_time", "fold", "split"]
-    assert labels.label_codes(rec) == [] and labels.label_matrix(rec).shape == (len(table), 0)
+    assert not any(c.startswith("y_") for c in rec.columns)
     assert rec["study_id"].tolist() == table["study_id"].tolist()  # same rows, same order
     rec["split"] = "x"  # a copy: the labels table is not a view of it
     assert set(table["split"]) == {"train", "val", "test"}
@@ -118,7 +119,7 @@ def test_records_table_is_byte_identical_when_only_codes_change(tmp_path):
                in enumerate(rows)]
     a, _ = labels.build(labels.read_label_csv(_csv(tmp_path, rows, "a.csv"), "all_diag_all"), section("icd", **ICD))
     b, _ = labels.build(labels.read_label_csv(_csv(tmp_path, recoded, "b.csv"), "all_diag_all"), section("icd", **ICD))
-    assert labels.label_codes(a) != labels.label_codes(b)  # the labels did change
+    assert [c for c in a.columns if c.startswith("y_")] != [c for c in b.columns if c.startswith("y_")]
     labels.records_table(a).to_parquet(tmp_path / "a.parquet", index=False)
     labels.records_table(b).to_parquet(tmp_path / "b.parquet", index=False)
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
@@ -129,23 +130,13 @@ def test_records_table_is_byte_identical_when_only_codes_change(tmp_path):
     assert (tmp_path / "c.parquet").read_bytes() != (tmp_path / "a.parquet").read_bytes()
 
 
-def test_split_rows_optionally_only_usable_rows():
-    table = pd.DataFrame({"split": ["train", "train", "val", "test", "train", "val"]})
-    assert labels.split_rows(table, "train").tolist() == [0, 1, 4]
-    assert labels.split_rows(table, "val").tolist() == [2, 5]
-    usable = np.array([True, False, True, True, True, False])
-    assert labels.split_rows(table, "train", usable).tolist() == [0, 4]
-    assert labels.split_rows(table, "val", usable).tolist() == [2]
-    assert labels.split_rows(table, "test", ~usable).tolist() == []
-
-
 def test_normals_are_required_among_usable_training_records(tmp_path):
     table, _ = labels.build(labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all"), section("icd", **ICD))
     # training rows: studies 1, 2, 3 (normal), 6; study 3 is the one normal
-    assert labels.require_normals(table, None, "icd_map") == 1
+    assert RecordTable(table, np.ones(len(table), bool)).require_normals("icd_map") == 1
     usable = (table["study_id"] != 3).to_numpy()
     with pytest.raises(EcgwmError, match="pairs: no usable training record is normal"):
-        labels.require_normals(table, usable, "pairs")
+        RecordTable(table, usable).require_normals("pairs")
 
 
 def test_a_missing_fold_is_blamed_on_the_label_csv(tmp_path):

@@ -1,12 +1,14 @@
 """The world model's loss (the lambda mix of prediction and SIGReg) and its file format."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
+from conftest import section
 from torch.nn import functional as F
 
-from conftest import section
-from ecgwm.errors import EcgwmError
+from ecgwm.core.errors import EcgwmError
 from ecgwm.models.lejepa import FORMAT, WorldModel, WorldModelLoss, load_world_model, save_world_model
 from ecgwm.models.sigreg import SIGReg
 
@@ -79,7 +81,8 @@ def test_world_model_round_trip_loads_weights_only(tmp_path):
     model, cfg = _model()
     model.train()
     model(torch.randn(8, 12, 64), torch.randn(8, 12, 64), torch.zeros(8, 5))  # move the BN running stats
-    config = {"model": dataclasses.asdict(cfg), "pretrain": {"crop_s": 0.64}, "seed": 3}
+    pre = dataclasses.asdict(section("pretrain", crop_s=0.64, embed_stride_s=0.64))
+    config = {"model": dataclasses.asdict(cfg), "pretrain": pre, "seed": 3}
     save_world_model(tmp_path / "wm.pt", model, config, list("ABCDE"), _stats(), {"loss": np.float32(0.5)})
     doc = torch.load(tmp_path / "wm.pt", weights_only=True)
     assert doc["format"] == FORMAT and doc["label_codes"] == list("ABCDE") and doc["config"] == config
@@ -87,6 +90,7 @@ def test_world_model_round_trip_loads_weights_only(tmp_path):
     assert doc["summary"] == {"loss": 0.5} and type(doc["summary"]["loss"]) is float
     loaded, meta = load_world_model(tmp_path / "wm.pt")
     assert not loaded.training and meta["label_codes"] == list("ABCDE") and "encoder" not in meta
+    assert meta["model"] == cfg and meta["pretrain"].crop_s == 0.64  # validated configs, not raw dicts
     model.eval()
     x, a = torch.randn(3, 12, 64), torch.tensor([[1.0, 0, -1, 0, 0]] * 3)
     with torch.no_grad():
@@ -118,3 +122,12 @@ def test_a_file_that_is_not_a_world_model_is_a_clear_error(tmp_path, content):
 def test_a_missing_world_model_says_which_stage_makes_it(tmp_path):
     with pytest.raises(EcgwmError, match="world model not found.*pretrain stage"):
         load_world_model(tmp_path / "absent.pt")
+
+
+def test_a_saved_config_that_does_not_validate_is_one_clear_error(tmp_path):
+    model, cfg = _model()
+    pre = dataclasses.asdict(section("pretrain"))
+    config = {"model": dataclasses.asdict(cfg), "pretrain": {**pre, "lam": 2.0}, "seed": 0}
+    save_world_model(tmp_path / "wm.pt", model, config, list("ABCDE"), _stats(), {})
+    with pytest.raises(EcgwmError, match=r"wm.pt: its saved config does not validate: .*pretrain.lam"):
+        load_world_model(tmp_path / "wm.pt")

@@ -1,10 +1,10 @@
-"""Macro AUROC against scikit-learn on fixed inputs: ties, degenerate labels skipped and counted."""
+"""The one AUROC against scikit-learn on fixed inputs: ties, degenerate labels skipped and counted."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ecgwm.metrics import evaluable, macro_auroc, rank_auc
+from ecgwm.evaluate.metrics import auroc, fixed_labels, macro_auroc
 
 
 def _fixed():
@@ -22,36 +22,25 @@ def test_macro_matches_sklearn_and_skips_degenerate_labels():
     assert m.n_evaluated == 3 and m.skipped == [3, 4]
     assert np.isnan(m.per_label[3]) and np.isnan(m.per_label[4])
     np.testing.assert_allclose(m.per_label[:3], per, atol=1e-12)
-    assert evaluable(y).tolist() == [True, True, True, False, False]
+    assert fixed_labels(y).tolist() == [True, True, True, False, False]
 
 
-def test_rank_auc_equals_sklearn_with_ties():
+def test_auroc_equals_sklearn_with_ties():
     y, p = _fixed()
     assert len(np.unique(p[:, 1])) < 20  # the scores really are tied
-    np.testing.assert_allclose(rank_auc(y[:, :3], p[:, :3]), [roc_auc_score(y[:, j], p[:, j]) for j in range(3)],
+    np.testing.assert_allclose(auroc(y[:, :3], p[:, :3])[0], [roc_auc_score(y[:, j], p[:, j]) for j in range(3)],
                                atol=1e-12)
 
 
-def test_rank_auc_small_cases_by_hand():
+def test_auroc_small_cases_by_hand():
     y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
     p = np.array([[0.9, 0.5], [0.1, 0.5], [0.5, 0.2], [0.5, 0.8]])
     # label 0: positives 0.9, 0.5 vs negatives 0.1, 0.5 -> pairs won 1 + 1 + 1 + 0.5 of 4
     # label 1: positives 0.5, 0.2 vs negatives 0.5, 0.8 -> 0.5 + 0 + 0 + 0 of 4
-    np.testing.assert_allclose(rank_auc(y, p), [3.5 / 4, 0.5 / 4])
-    np.testing.assert_allclose(rank_auc(y, -p), [0.5 / 4, 3.5 / 4])  # reversed scores: 1 - AUC
+    np.testing.assert_allclose(auroc(y, p)[0], [3.5 / 4, 0.5 / 4])
+    np.testing.assert_allclose(auroc(y, -p)[0], [0.5 / 4, 3.5 / 4])  # reversed scores: 1 - AUC
 
 
 def test_all_degenerate_gives_nan():
     m = macro_auroc(np.ones((10, 2), int), np.random.default_rng(0).random((10, 2)))
     assert np.isnan(m.macro) and m.n_evaluated == 0 and m.skipped == [0, 1] and np.isnan(m.per_label).all()
-
-
-def test_average_ranks_equal_scipy_with_ties():
-    from scipy.stats import rankdata
-
-    from ecgwm.metrics import average_ranks
-
-    rng = np.random.default_rng(1)
-    for shape in [(200, 5), (1, 3), (9, 1)]:
-        p = np.round(rng.random(shape), 1)  # many ties
-        np.testing.assert_array_equal(average_ranks(p), rankdata(p, axis=0))

@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import section
-from ecgwm import labels, pairs
-from ecgwm.data import waveform_cache
-from ecgwm.errors import EcgwmError
+
+from ecgwm.core.errors import EcgwmError
+from ecgwm.data import pairs, waveform_cache
+from ecgwm.data.table import RecordTable
 
 
 def _labels():
@@ -30,7 +30,7 @@ def test_pairs_within_subject_for_training_and_validation():
     assert df[["idx_t", "idx_t1"]].values.tolist() == [[0, 1], [1, 2], [4, 5], [9, 10], [10, 8]]
     assert df["split"].tolist() == ["train"] * 3 + ["val"] * 2
     assert df["gap_days"].tolist() == [2.0, 0.0, 152.0, 29.0, 61.0]
-    a = pairs.actions(_labels()[["y_A", "y_B"]].to_numpy(), df)
+    a = RecordTable(_labels(), np.ones(11, bool)).actions(df)
     assert a.tolist() == [[1, 0], [0, -1], [1, 0], [0, 1], [-1, 0]] and a.dtype == np.int8
 
 
@@ -44,7 +44,7 @@ def test_rejected_records_are_skipped_and_gap_limit():
 
 
 def test_no_pair_crosses_subjects_or_splits_on_the_cohort(tiny_data):
-    table = labels.read_labels(tiny_data / "labels.parquet")
+    table = pd.read_parquet(tiny_data / "labels.parquet")
     df = pd.read_parquet(tiny_data / "pairs.parquet")
     assert set(df["split"]) == {"train", "val"}
     split, subj = table["split"].to_numpy(), table["subject_id"].to_numpy()
@@ -60,7 +60,7 @@ def test_no_pair_crosses_subjects_or_splits_on_the_cohort(tiny_data):
 
 
 def test_read_pairs_returns_one_split(tiny_data):
-    n = len(labels.read_labels(tiny_data / "labels.parquet"))
+    n = len(pd.read_parquet(tiny_data / "labels.parquet"))
     every = pd.read_parquet(tiny_data / "pairs.parquet")
     for split in ("train", "val"):
         df = pairs.read_pairs(tiny_data / "pairs.parquet", n, split)
@@ -70,7 +70,7 @@ def test_read_pairs_returns_one_split(tiny_data):
 
 
 def test_zero_pairs_of_a_split_is_an_error_naming_it(tiny_data, tmp_path):
-    n = len(labels.read_labels(tiny_data / "labels.parquet"))
+    n = len(pd.read_parquet(tiny_data / "labels.parquet"))
     every = pd.read_parquet(tiny_data / "pairs.parquet")
     every[every["split"] == "train"].to_parquet(tmp_path / "train_only.parquet")
     assert len(pairs.read_pairs(tmp_path / "train_only.parquet", n, "train")) > 0

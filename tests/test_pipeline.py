@@ -8,18 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from ecgwm.data.waveform_cache import read_qc, valid_mask
-from ecgwm.report import METHODS
 from helpers import commit, copy_repo, run, set_params
 
-KEYS = {m.key for m in METHODS}
-AUGMENTED = ("dynamics", "ros", "smote", "mixup", "identity", "blind")
-AUG_ROWS = {"probe_aug", "probe_ros", "probe_smote", "probe_mixup", "probe_identity", "probe_blind"}
+from ecgwm.data.waveform_cache import read_qc, valid_mask
+from ecgwm.report import table1
 
 
 def _params(repo):
     return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+def _arms(repo) -> list[str]:
+    return _params(repo)["aug"]["arms"]
+
+
+def _keys(repo) -> set[str]:
+    return {m.key for m in table1.methods(_arms(repo))}
+
+
+def _aug_rows(repo) -> set[str]:
+    return {table1.arm_key(a) for a in _arms(repo)}
 
 
 def _would_run(repo, **params):
@@ -61,13 +69,13 @@ def test_pipeline_outputs(repro):
     combos = pd.read_parquet(repro / "data/combos.parquet")
     assert combos["n_allocated"].sum() == _params(repro)["aug"]["n_total"]
     seeds = _params(repro)["report"]["seeds"]
-    runs = [f"probe/{a}-{s}" for a in ("real",) + AUGMENTED for s in seeds]
+    runs = [f"probe/real/real/seed-{s}" for s in seeds] + [f"probe/aug/{a}/seed-{s}" for a in _arms(repro) for s in seeds]
     runs += [f"finetune/{i}-{s}" for i in ("lejepa", "scratch") for s in _params(repro)["report"]["finetune_seeds"]]
     for d in runs + ["oracle"]:
         preds = pd.read_parquet(repro / "data" / d / "test_preds.parquet")
         assert (lab.loc[preds["row"], "split"] == "test").all() and len(preds) > 0, d
-    summary = json.loads((repro / f"data/probe/dynamics-{seeds[0]}/summary.json").read_text())
-    real = json.loads((repro / f"data/probe/real-{seeds[0]}/summary.json").read_text())
+    summary = json.loads((repro / f"data/probe/aug/dynamics/seed-{seeds[0]}/summary.json").read_text())
+    real = json.loads((repro / f"data/probe/real/real/seed-{seeds[0]}/summary.json").read_text())
     assert summary["n_aug"] == combos["n_allocated"].sum() and real["n_aug"] == 0
     assert summary["steps_run"] <= _params(repro)["probe"]["max_steps"]
 
@@ -75,16 +83,17 @@ def test_pipeline_outputs(repro):
 @pytest.mark.slow
 def test_every_metric_and_plot(repro):
     auroc = json.loads((repro / "metrics/auroc.json").read_text())
-    assert KEYS <= set(auroc) and "gap_recovered" in auroc
+    keys = _keys(repro)
+    assert keys <= set(auroc) and "gap_recovered" in auroc
     n_seeds = len(_params(repro)["report"]["seeds"])
-    for key in KEYS:
+    for key in keys:
         r = auroc[key]
         assert 0 <= r["ci95_low"] <= r["macro_auroc"] <= r["ci95_high"] <= 1 or r["n_seeds"] > 1, key
         assert r["n_seeds"] == (n_seeds if key.startswith("probe") else r["n_seeds"])
         assert 0 <= r["macro_auprc"] <= 1
         if key != "probe_real":
             assert "delta_vs_real" in r and 0 < r["delta_vs_real_p"] <= 1
-    for key in AUG_ROWS - {"probe_aug"}:
+    for key in _aug_rows(repro) - {"probe_aug"}:
         assert "ours_minus_this" in auroc[key]
     table = (repro / "metrics/table1.md").read_text()
     assert "Probe + dynamics augmentation (ours)" in table and "SMOTE" in table and "Gap recovered" in table
@@ -95,16 +104,16 @@ def test_every_metric_and_plot(repro):
     assert {"dynamics", "blind", "identity"} <= set(wm["realism_nn"])
     assert "score" in wm["combination_specificity"]
     cohort = json.loads((repro / "metrics/cohort.json").read_text())
-    assert 0 < cohort["labels"]["normal_fraction"] < 1 and cohort["baselines"]["oracle_macro_auroc"] > 0.5
+    assert 0 < cohort["labels"]["normal_fraction"] < 1 and cohort["baselines"]["ecg_logistic_macro_auroc"] > 0.5
     for f in ("per_label_auroc.csv", "delta_vs_combo_frequency.csv", "delta_vs_combo_frequency.png",
               "allocation.csv", "allocation.png", "tsne.csv", "tsne.png", "specificity.csv", "specificity.png"):
         assert (repro / "plots" / f).stat().st_size > 0, f
     shown = json.loads(run(["dvc", "metrics", "show", "--json"], repro).stdout)
     files = next(iter(shown.values()))["data"]
-    for key in KEYS:  # one row per Table 1 method
+    for key in keys:  # one row per Table 1 method
         assert files[f"metrics/rows/{key}.json"]["data"] == auroc[key]
     table = run(["dvc", "metrics", "show", "metrics/rows"], repro).stdout
-    assert sum(line.startswith("metrics/rows/") for line in table.splitlines()) == len(KEYS)
+    assert sum(line.startswith("metrics/rows/") for line in table.splitlines()) == len(keys)
     run(["dvc", "plots", "show", "-o", str(repro / "dvc_plots")], repro)
     assert (repro / "dvc_plots" / "index.html").exists()
 
@@ -113,15 +122,16 @@ def test_every_metric_and_plot(repro):
 def test_only_the_right_stages_rerun(repro):
     assert "up to date" in run(["dvc", "status"], repro).stdout.lower()
     seeds = _params(repro)["report"]["seeds"]
-    augmented = {f"probe_aug@{a}-{s}" for a in AUGMENTED for s in seeds}
+    augmented = {"probe_aug"}
     assert _would_run(repro, aug__w_aug=0.5) == augmented
-    assert _would_run(repro, aug__n_total=1600) == {"augment", "diagnostics"}
-    assert _would_run(repro, probe__lr=0.002) == augmented | {f"probe_real@{s}" for s in seeds} | {"oracle"}
+    assert _would_run(repro, aug__smote_k=3) == augmented | {"diagnostics"}
+    assert _would_run(repro, aug__n_total=1600) == augmented | {"augment", "diagnostics"}
+    assert _would_run(repro, probe__lr=0.002) == augmented | {"probe_real", "oracle"}
     assert _would_run(repro, report__n_boot=200) == {"report"}
     assert _would_run(repro, finetune__epochs=2) == {"finetune_lejepa@0", "finetune_scratch@0"}
     assert _would_run(repro, model__width=32) == {"pretrain", "finetune_scratch@0"}
-    more = _would_run(repro, report__seeds=seeds + [7])
-    assert more == {"report"} | {f"probe_aug@{a}-7" for a in AUGMENTED} | {"probe_real@7"}
+    assert _would_run(repro, report__seeds=seeds + [7]) == augmented | {"probe_real", "report"}
+    assert _would_run(repro, aug__arms=["dynamics", "ros"]) == {"probe_aug", "report"}
 
 
 @pytest.mark.slow
@@ -129,7 +139,7 @@ def test_exp_run_w_aug_moves_only_the_augmented_rows(repro):
     run(["dvc", "exp", "run", "-S", "aug.w_aug=0.5"], repro)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json", "HEAD"], repro).stdout)
     moved = {f for f, keys in diff.items() if f.startswith("metrics/rows/") and any(v.get("diff") for v in keys.values())}
-    assert moved and moved <= {f"metrics/rows/{k}.json" for k in AUG_ROWS}, moved
+    assert moved and moved <= {f"metrics/rows/{k}.json" for k in _aug_rows(repro)}, moved
     real = diff.get("metrics/rows/probe_real.json", {})
     assert not any(v.get("diff") for v in real.values())
     assert "metrics/world_model.json" not in diff or not any(v.get("diff") for v in diff["metrics/world_model.json"].values())
@@ -141,7 +151,7 @@ def test_exp_run_w_aug_moves_only_the_augmented_rows(repro):
 def test_repro_is_deterministic(repro):
     """Re-running stages gives the same bytes (dvc.lock records every output's hash)."""
     before = (repro / "dvc.lock").read_text()
-    for stage in ("pairs", "pretrain", "augment", "probe_aug@dynamics-0", "probe_real@0"):
+    for stage in ("pairs", "pretrain", "augment", "probe_aug", "probe_real"):
         run(["dvc", "repro", "--force", "-s", stage], repro)
     assert (repro / "dvc.lock").read_text() == before
 
@@ -153,7 +163,8 @@ def test_repro_is_deterministic(repro):
 def mimic_repo(tmp_path_factory):
     """The tiny preset run with data.source=mimic on a generated MIMIC-format tree, committed."""
     from conftest import section
-    from ecgwm.data import cohort
+
+    from ecgwm.synth import cohort
 
     base = tmp_path_factory.mktemp("mimic")
     tree = base / "mimic-iv-ecg"
@@ -164,7 +175,7 @@ def mimic_repo(tmp_path_factory):
     label_csv.parent.mkdir()
     (tree / "records_w_diag_icd10.csv").rename(label_csv)
     repo = copy_repo(base / "repo")
-    run(["python", "-m", "ecgwm.preset", "tiny"], repo)
+    run(["python", "-m", "ecgwm", "preset", "tiny"], repo)
     set_params(repo, data={"source": "mimic", "root": str(tree), "labels": str(label_csv)})
     run(["dvc", "repro"], repo)
     commit(repo, "tiny run on a real-format source")

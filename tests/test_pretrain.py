@@ -14,15 +14,16 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
 from conftest import section
-from ecgwm import labels, pairs
-from ecgwm.data import waveform_cache
-from ecgwm.errors import EcgwmError
-from ecgwm.io import read_json
-from ecgwm.models.lejepa import WorldModelLoss, load_world_model, save_world_model
-from ecgwm.train import pretrain, runtime
 from helpers import REPO, env
+
+from ecgwm.core import runtime
+from ecgwm.core.errors import EcgwmError
+from ecgwm.core.io import read_json
+from ecgwm.data import pairs, waveform_cache
+from ecgwm.data.table import RecordTable
+from ecgwm.models.lejepa import WorldModelLoss, load_world_model, save_world_model
+from ecgwm.train import pretrain
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -34,17 +35,15 @@ MONITOR_KEYS = ("z_std_mean", "z_std_min", "z_eff_rank", "z_sigreg", "val_skill_
 
 
 def _inputs(d, monitor_n=32, monitor_sets=4, seed=0):
-    table = labels.read_labels(d / "labels.parquet")
+    table = RecordTable.load(d / "labels.parquet", d / "waveforms_qc.csv")
     n = len(table)
     train = pairs.read_pairs(d / "pairs.parquet", n, "train")
     val = pairs.read_pairs(d / "pairs.parquet", n, "val")
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc(d / "waveforms_qc.csv"), n)
     waveform_cache.open_cache(d / "waveforms.npy", n)
     stats = read_json(d / "waveform_stats.json")
-    y = labels.label_matrix(table)
-    monitor = pretrain.build_monitor(y, table["split"].to_numpy(), valid, val, monitor_n, monitor_sets, seed)
-    return pretrain.Inputs(d / "waveforms.npy", stats, train, pairs.actions(y, train), monitor,
-                           labels.label_codes(table), int(stats["fs"]))
+    monitor = pretrain.build_monitor(table, val, monitor_n, monitor_sets, seed)
+    return pretrain.Inputs(d / "waveforms.npy", stats, train, table.actions(train), monitor, table.codes,
+                           int(stats["fs"]))
 
 
 def _train(d, tmp_path, name, ckpt=None, model=None, monitor_n=32, **kw):
@@ -223,12 +222,14 @@ def test_monitor_records_are_fixed_validation_pairs_normals_and_label_sets():
     split = np.array(["train"] * 9 + ["val"] * 3)
     valid = np.ones(12, bool)
     valid[6] = False  # a rejected normal
+    frame = pd.concat([pd.DataFrame({"split": split}), pd.DataFrame(y, columns=["y_A", "y_B", "y_C"])], axis=1)
+    table = RecordTable(frame, valid)
     val_pairs = pd.DataFrame({"idx_t": [9, 10], "idx_t1": [10, 11]})
-    mon = pretrain.build_monitor(y, split, valid, val_pairs, n=10, n_sets=2, seed=0)
+    mon = pretrain.build_monitor(table, val_pairs, n=10, n_sets=2, seed=0)
     assert mon.rows[mon.pair_t].tolist() == [9, 10] and mon.rows[mon.pair_t1].tolist() == [10, 11]
     assert mon.pair_actions.tolist() == [[0, 0, 0], [0, 0, 1]]
     assert mon.rows[mon.normal].tolist() == [7, 8]  # training, usable, no label
     assert [mon.rows[m].tolist() for m in mon.members] == [[0, 1, 2], [3, 4]]
     assert mon.set_actions.tolist() == [[1, 0, 0], [0, 1, 0]]
-    again = pretrain.build_monitor(y, split, valid, val_pairs, n=10, n_sets=2, seed=0)
+    again = pretrain.build_monitor(table, val_pairs, n=10, n_sets=2, seed=0)
     assert np.array_equal(again.rows, mon.rows)

@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import commit, env, run
 
 BUCKET = "ecgwm-remote"
 TRACKED = ["data/world_model.pt", "data/embeddings.npy", "data/waveforms.npy", "data/combos.parquet",
-           "data/probe/dynamics-0/probe.pt"]
+           "data/probe/aug/dynamics/seed-0/probe.pt"]
 
 
 def _free_port() -> int:

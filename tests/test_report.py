@@ -8,10 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from helpers import REPO, stage
 from sklearn.metrics import roc_auc_score
 
-from ecgwm.report import METHODS
-from helpers import REPO, stage
+from ecgwm.data.waveform_cache import QC_COLUMNS
+from ecgwm.report import table1
+
+METHODS = table1.methods(list(table1.TITLES))  # every arm, as params.yaml runs them
 
 C, SEEDS = 4, [0, 1]
 NOISE = {"real": 1.0, "dynamics": 0.8, "ros": 0.9, "smote": 0.9, "mixup": 0.95, "identity": 1.1, "blind": 1.0}
@@ -34,6 +37,7 @@ def _fixture(tmp_path, oracle=True):
     codes = [f"C{j}" for j in range(C)]
     table = pd.concat([table, pd.DataFrame(y, columns=[f"y_{k}" for k in codes])], axis=1)
     table.to_parquet(tmp_path / "labels.parquet")
+    pd.DataFrame(columns=QC_COLUMNS).to_csv(tmp_path / "qc.csv", index=False)  # every record usable
     names = {"labels": [{"code": k, "title": k, "n_train": int(y[:160, j].sum())} for j, k in enumerate(codes)]}
     (tmp_path / "names.json").write_text(json.dumps(names))
     pd.DataFrame({"combination": [0, 1], "labels": [[0], [1, 2]], "codes": ["C0", "C1+C2"], "count": [30, 10],
@@ -41,7 +45,8 @@ def _fixture(tmp_path, oracle=True):
     test = np.arange(200, 240)
     for arm, noise in NOISE.items():
         for s in SEEDS:
-            _write_preds(tmp_path / "probe" / f"{arm}-{s}", test, y[test] + noise * rng.normal(size=(40, C)), codes)
+            group = "real" if arm == "real" else "aug"
+            _write_preds(tmp_path / "probe" / group / arm / f"seed-{s}", test, y[test] + noise * rng.normal(size=(40, C)), codes)
     for init, noise in (("scratch", 0.5), ("lejepa", 0.3)):
         _write_preds(tmp_path / "finetune" / f"{init}-0", test, y[test] + noise * rng.normal(size=(40, C)), codes)
     (tmp_path / "oracle").mkdir()
@@ -60,7 +65,7 @@ def _fixture(tmp_path, oracle=True):
 
 
 def _run(tmp_path, check=True):
-    return stage("report", tmp_path / "labels.parquet", tmp_path / "names.json", tmp_path / "combos.parquet",
+    return stage("report", tmp_path / "labels.parquet", tmp_path / "qc.csv", tmp_path / "names.json", tmp_path / "combos.parquet",
                  tmp_path / "probe", tmp_path / "finetune", tmp_path / "oracle", tmp_path / "metrics",
                  tmp_path / "plots", cwd=tmp_path, check=check)
 
@@ -72,7 +77,7 @@ def test_report_numbers_and_every_row(tmp_path):
     assert {m.key for m in METHODS} <= set(auroc)
     expected = []
     for s in SEEDS:
-        p = pd.read_parquet(tmp_path / "probe" / f"dynamics-{s}" / "test_preds.parquet")
+        p = pd.read_parquet(tmp_path / "probe" / "aug" / "dynamics" / f"seed-{s}" / "test_preds.parquet")
         expected.append(np.mean([roc_auc_score(y[test, j], p[f"p_C{j}"]) for j in range(C)]))
     r = auroc["probe_aug"]
     assert abs(r["macro_auroc"] - np.mean(expected)) < 1e-5
@@ -109,19 +114,38 @@ def test_real_source_writes_table_1_with_the_oracle_not_applicable(tmp_path):
     assert json.loads((tmp_path / "metrics/auroc.json").read_text())["gap_recovered"]["value"] is not None
 
 
-@pytest.mark.parametrize("missing", ["probe/smote-1", "finetune/lejepa-0", "probe/real-0"])
+@pytest.mark.parametrize("missing", ["probe/aug/smote/seed-1", "finetune/lejepa-0", "probe/real/real/seed-0"])
 def test_a_method_without_predictions_is_an_error_naming_it(tmp_path, missing):
     _fixture(tmp_path)
     shutil.rmtree(tmp_path / missing)
     p = _run(tmp_path, check=False)
     assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: report:")
-    assert missing.split("/")[1] in p.stderr
+    assert missing in p.stderr
     assert not (tmp_path / "metrics").exists()
 
 
 def test_predictions_on_other_records_are_an_error(tmp_path):
     _fixture(tmp_path)
-    f = tmp_path / "probe/ros-0/test_preds.parquet"
+    f = tmp_path / "probe/aug/ros/seed-0/test_preds.parquet"
     pd.read_parquet(f).iloc[:-3].to_parquet(f)
     p = _run(tmp_path, check=False)
-    assert p.returncode == 1 and "ros-0" in p.stderr and "no prediction for 3" in p.stderr
+    assert p.returncode == 1 and "ros/seed-0" in p.stderr and "no prediction for 3" in p.stderr
+
+
+def test_the_test_records_are_the_usable_ones_of_the_test_fold(tmp_path):
+    """A QC-rejected test record is scored by no method, whatever predictions exist for it."""
+    _fixture(tmp_path)
+    qc = pd.DataFrame([(205, 1205, 102, "x", "flat lead: V1")], columns=QC_COLUMNS)
+    qc.to_csv(tmp_path / "qc.csv", index=False)
+    _run(tmp_path)
+    assert json.loads((tmp_path / "metrics/auroc.json").read_text())["n_test_records"] == 39
+
+
+def test_the_rows_follow_the_arms_in_params(tmp_path):
+    _fixture(tmp_path)
+    raw = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    raw["aug"]["arms"] = ["dynamics", "ros"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    _run(tmp_path)
+    rows = {p.stem for p in (tmp_path / "metrics/rows").glob("*.json")}
+    assert rows == {"supervised_scratch", "finetuned_lejepa", "probe_real", "probe_aug", "probe_ros", "oracle_ecg_params"}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecgwm.train.runtime import EarlyStopping, lr_at
+from ecgwm.core.runtime import EarlyStopping, lr_at
 
 LR, MIN_LR = 1e-3, 1e-5
 

@@ -5,7 +5,6 @@ import shutil
 import numpy as np
 import pandas as pd
 import yaml
-
 from helpers import REPO, stage
 
 
@@ -21,7 +20,8 @@ def test_mimic_source_runs_the_same_code_path(tiny_cohort, tmp_path):
     _params(tmp_path, data={"source": "mimic", "root": str(root), "labels": str(root / "records_w_diag_icd10.csv")},
             icd={"top_k": 10, "min_count": 2})
     stage("cohort", "cohort", cwd=tmp_path)
-    assert sorted(p.name for p in (tmp_path / "cohort").iterdir()) == ["source.json"]
+    assert sorted(p.name for p in (tmp_path / "cohort").iterdir()) == ["latents.parquet", "source.json"]
+    assert len(pd.read_parquet(tmp_path / "cohort" / "latents.parquet")) == 0  # no ground truth for real ECGs
     stage("icd_map", root / "records_w_diag_icd10.csv", "records.parquet", "labels.parquet", "names.json", cwd=tmp_path)
     stage("waveforms", root, "records.parquet", "w.npy", "stats.json", "qc.csv", "--workers", "1", cwd=tmp_path)
     stage("pairs", "labels.parquet", "qc.csv", "pairs.parquet", cwd=tmp_path)
@@ -62,13 +62,13 @@ def test_mimic_source_never_loads_the_synthetic_generator(tiny_cohort, tmp_path)
     code = ("import runpy, sys; sys.argv = ['cohort.py', 'cohort']; "
             f"runpy.run_path({str(REPO / 'stages/cohort.py')!r}, run_name='__main__')")
     probe = ("import atexit, sys; atexit.register(lambda: print('LOADED', sorted(m for m in sys.modules "
-             "if m.startswith('ecgwm.data.'))))")
+             "if m.startswith(('ecgwm.data.', 'ecgwm.synth.')))))")
     p = subprocess.run([sys.executable, "-c", f"{probe}\n{code}"], cwd=tmp_path, env=env(), capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stderr[-2000:]
     loaded = p.stdout.split("LOADED", 1)[1]
     assert "ecgwm.data.source" in loaded and "ecgwm.data.mimic" in loaded
-    assert "ecgwm.data.cohort" not in loaded and "ecgwm.data.ecg" not in loaded and "catalogue" not in loaded
+    assert "ecgwm.synth.cohort" not in loaded and "ecgwm.synth.ecg" not in loaded and "catalogue" not in loaded
 
 
 def test_misspelt_param_names_the_key(tmp_path):

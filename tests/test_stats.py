@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ecgwm import stats
+from ecgwm.evaluate import metrics, stats
 
 SKLEARN = {"auroc": roc_auc_score, "auprc": average_precision_score}
 
@@ -68,7 +68,7 @@ def test_weighted_metrics_equal_sklearn_on_repeated_rows_with_ties(metric):
     w[0] = 1  # the point estimate
     keep = rng.random(y.shape) < 0.8
     for kp in (None, keep):
-        got = getattr(stats, metric)(y, p, w, kp)
+        got = getattr(metrics, metric)(y, p, w, kp)
         for b in range(len(w)):
             idx = np.repeat(np.arange(len(y)), w[b])
             for c in range(y.shape[1]):
@@ -78,30 +78,30 @@ def test_weighted_metrics_equal_sklearn_on_repeated_rows_with_ties(metric):
                     assert got[b, c] == pytest.approx(SKLEARN[metric](yy, p[sel, c]), abs=1e-12)
                 else:
                     assert np.isnan(got[b, c])
-    np.testing.assert_array_equal(getattr(stats, metric)(y, p), getattr(stats, metric)(y, p, np.ones((1, len(y)))))
+    np.testing.assert_array_equal(getattr(metrics, metric)(y, p), getattr(metrics, metric)(y, p, np.ones((1, len(y)))))
 
 
 def test_float_weights_and_all_tied_scores():
     y = np.array([[1], [0], [1], [0], [0]], np.uint8)
     p = np.full((5, 1), 0.3)
-    assert stats.auroc(y, p)[0, 0] == 0.5
-    assert stats.auprc(y, p)[0, 0] == pytest.approx(0.4)
+    assert metrics.auroc(y, p)[0, 0] == 0.5
+    assert metrics.auprc(y, p)[0, 0] == pytest.approx(0.4)
     w = np.array([[0.5, 2.0, 1.5, 0.0, 1.0]])
     p = np.array([[0.9], [0.2], [0.2], [0.5], [0.1]])
     # positives 0.9 (w .5) and 0.2 (w 1.5); negatives 0.2 (w 2), 0.5 (w 0), 0.1 (w 1)
     expected = (0.5 * (2 + 1) + 1.5 * (0.5 * 2 + 1)) / (2.0 * 3.0)
-    assert stats.auroc(y, p, w)[0, 0] == pytest.approx(expected)
+    assert metrics.auroc(y, p, w)[0, 0] == pytest.approx(expected)
 
 
 def test_macro_leaves_out_labels_without_positive_or_negative_weight():
     scores = np.array([[0.6, 0.8, np.nan], [0.7, np.nan, np.nan], [np.nan, np.nan, np.nan]])
-    np.testing.assert_allclose(stats.macro(scores, np.array([True, True, False])), [0.7, 0.7, np.nan])
-    np.testing.assert_allclose(stats.macro(scores, np.array([False, True, True])), [0.8, np.nan, np.nan])
+    np.testing.assert_allclose(metrics.macro(scores, np.array([True, True, False])), [0.7, 0.7, np.nan])
+    np.testing.assert_allclose(metrics.macro(scores, np.array([False, True, True])), [0.8, np.nan, np.nan])
 
 
 def test_left_out_label_rule_in_the_bootstrap():
     y, subjects, rng = _case(2)
-    assert stats.fixed_labels(y).tolist() == [True, True, True, True, False]
+    assert metrics.fixed_labels(y).tolist() == [True, True, True, True, False]
     w = stats.subject_weights(subjects, 300, seed=1)
     preds = {"a": _preds(y, rng, 0.5, 1), "b": _preds(y, rng, 0.1, 1)}
     macros = stats.replicate_macros(preds, y, w, metrics=("auroc",))["auroc"]
@@ -109,7 +109,7 @@ def test_left_out_label_rule_in_the_bootstrap():
     lost = w[:, rare] == 0  # replicates without the single positive of label 3
     assert 0 < lost.sum() < len(w)
     for name, (p,) in preds.items():
-        per = stats.auroc(y, p, w)
+        per = metrics.auroc(y, p, w)
         assert np.isnan(per[lost, 3]).all() and np.isfinite(per[~lost, 3]).all()
         np.testing.assert_allclose(macros[name][0, 1:][lost], np.nanmean(per[lost][:, :3], 1))
         np.testing.assert_allclose(macros[name][0, 1:][~lost], per[~lost][:, :4].mean(1))
@@ -124,7 +124,7 @@ def test_paired_bootstrap_equals_a_brute_force_sklearn_loop(metric):
     w = stats.subject_weights(subjects, n_boot, seed=4)
     res = stats.compare(preds, y, w, reference="real", pairs=[("aug", "ft")], gap=("aug", "real", "ft"),
                         metrics=(metric,))[metric]
-    labels = stats.fixed_labels(y)
+    labels = metrics.fixed_labels(y)
     assert res.n_labels == 4 and res.n_boot == n_boot
     full = np.arange(len(y))
     point = {m: np.mean([_brute_macro(metric, y, p, full, labels) for p in ps]) for m, ps in preds.items()}
@@ -204,7 +204,7 @@ def _combo_case():
         y[i, combos[combo[i]]] = 1
     y[(combo == -1) & (rng.random(n) < 0.5), 4] = 1  # label 4 is in no combination
     y[(combo == -1) & (y[:, :4].sum(1) > 0), 4] = 1  # so no other record has a combination's exact set
-    from ecgwm.arms import exact_combination
+    from ecgwm.data.table import exact_combination
     assert np.array_equal(exact_combination(y, combos), combo)
     return y, subjects, combo, combos, counts, rng
 
@@ -257,8 +257,8 @@ def test_per_combination_auroc_equals_sklearn():
 def test_bad_inputs_are_rejected():
     y, _, rng = _case()
     with pytest.raises(ValueError, match="differ in shape"):
-        stats.auroc(y, rng.random((len(y), 2)))
+        metrics.auroc(y, rng.random((len(y), 2)))
     p = rng.random(y.shape)
     p[0, 0] = np.nan
     with pytest.raises(ValueError, match="finite"):
-        stats.auroc(y, p)
+        metrics.auroc(y, p)

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import wfdb
-
 from conftest import section
+
+from ecgwm.core.errors import EcgwmError
 from ecgwm.data import ingest, waveform_cache, wfdb_io
 from ecgwm.data.mimic import to_adu, write_record
-from ecgwm.errors import EcgwmError
 
 SIG = dict(max_reject_frac=1.0)
 

@@ -5,8 +5,8 @@ import datetime as dt
 import numpy as np
 import pytest
 import wfdb
-
 from conftest import section
+
 from ecgwm.data import ingest, wfdb_io
 from ecgwm.data.mimic import MIMIC_LEADS, to_adu, write_record
 

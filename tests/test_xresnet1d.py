@@ -1,8 +1,8 @@
 import pytest
 import torch
-
 from conftest import section
-from ecgwm import config
+
+from ecgwm.core import config
 from ecgwm.models.xresnet1d import ENCODERS, xresnet1d50
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

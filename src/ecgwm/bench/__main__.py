@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ecgwm.bench import data, study, train
+from ecgwm.bench import data, gpu, machine_line, study, train
 
 
 def main() -> None:
@@ -92,6 +92,12 @@ def main() -> None:
     h.add_argument("--world-model", default="data/world_model.pt")
     h.add_argument("--cache", default="data/waveforms.npy")
     h.add_argument("--records", type=int, default=512)
+    u = target("gpu", gpu.bench_gpu, "every CUDA path of the pipeline on one GPU (exits 0 without one)")
+    u.add_argument("--records", type=int, default=4096, help="random waveform cache of the pretraining benchmark")
+    u.add_argument("--steps", type=int, default=20)
+    u.add_argument("--embed-records", type=int, default=100_000)
+    u.add_argument("--embed-batch", type=int, default=512)
+    target("machine", lambda a: print(machine_line()), "CPU model, cores and the fixed reference workload")
     args = ap.parse_args()
     args.fn(args)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgwm import config
 from ecgwm.bench import peak_rss_mb, timer
-from ecgwm.io import default_workers
+from ecgwm.core import config
+from ecgwm.core.io import default_workers
 
 
 def _du(path: Path) -> int:
@@ -26,9 +26,9 @@ def _du(path: Path) -> int:
 
 def bench_data(args: argparse.Namespace) -> None:
     """Cohort generation, WFDB ingestion, cache reads and disk use on a small generated cohort."""
-    from ecgwm import labels
-    from ecgwm.data import cohort, ingest
-    from ecgwm.train.batches import read_crops
+    from ecgwm.data import ingest, labels
+    from ecgwm.data.batches import read_crops
+    from ecgwm.synth import cohort
 
     _, cfg = config.load("cohort", "icd", "signal", path=args.params)
     ccfg = config.build(config.CohortConfig, {**config.as_dict(cfg["cohort"]), "n_subjects": args.subjects}, "cohort")
@@ -67,8 +67,8 @@ def make_tree(root: Path, n_records: int, n_templates: int, seed: int) -> pd.Dat
     """A MIMIC-IV-ECG-format tree of n_records: n_templates rendered by the generator, the rest copies
     of them under new subject/study ids and paths (fast: ingestion and hashing do not care what the
     samples are). -> the record list."""
-    from ecgwm.data import cohort
     from ecgwm.data.mimic import record_path
+    from ecgwm.synth import cohort
 
     _, cfg = config.load("cohort")
     n_subjects = max(1, n_templates)  # at least one record each: enough templates, and simulation is cheap
@@ -157,7 +157,7 @@ def _dvc_status_times(root: Path, work: Path) -> dict[str, float]:
 def bench_scale(args: argparse.Namespace) -> None:
     """Ingest a large MIMIC-format tree with 1..N workers (records/s, peak RSS that must not grow with
     the number of records) and time `dvc status` on it."""
-    from ecgwm import labels
+    from ecgwm.data import labels
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="ecgwm-scale-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -199,8 +199,10 @@ def _parse_grid(items: list[str], cohort_cfg: config.CohortConfig) -> dict[str, 
 def cohort_targets(cohort_cfg: config.CohortConfig, seed: int, cfg: dict, work: Path) -> dict:
     """Simulate the cohort without waveforms and run the cohort report on it, through the same label
     CSV, label mapping and pair building as the pipeline. -> the report document."""
-    from ecgwm import cohort_report, labels, pairs
-    from ecgwm.data import cohort
+    from ecgwm.data import labels, pairs
+    from ecgwm.data.table import RecordTable
+    from ecgwm.report import cohort_report
+    from ecgwm.synth import cohort
 
     records, latents = cohort.simulate(cohort_cfg, seed)
     csv = work / "records_w_diag_icd10.csv"
@@ -208,7 +210,7 @@ def cohort_targets(cohort_cfg: config.CohortConfig, seed: int, cfg: dict, work: 
     column = cfg["icd"].column
     table, names = labels.build(labels.read_label_csv(csv, column), cfg["icd"])
     built = pairs.build(table, np.ones(len(table), bool), cfg["pairs"])
-    return cohort_report.describe(table, names, built[built["split"] == "train"],
+    return cohort_report.describe(RecordTable(table, np.ones(len(table), bool)), names, built[built["split"] == "train"],
                                   cohort_report.read_label_csv(csv, column), latents, column=column,
                                   min_count=cfg["aug"].min_count, max_labels=cfg["aug"].max_labels)
 
@@ -219,7 +221,7 @@ def bench_cohort(args: argparse.Namespace) -> None:
     import dataclasses
     import itertools
 
-    from ecgwm.data.catalogue import CATALOGUE
+    from ecgwm.synth.catalogue import CATALOGUE
 
     _, cfg = config.load("cohort", "icd", "aug", "pairs", path=args.params)
     base = cfg["cohort"]
@@ -228,8 +230,8 @@ def bench_cohort(args: argparse.Namespace) -> None:
     grid = _parse_grid(args.set, base)
     penetrance = np.array([d.penetrance for d in CATALOGUE if d.effect])
     print(f"cohort: {base.n_subjects} subjects, seeds {args.seeds}; {len(penetrance)} catalogue diseases with an ECG effect")
-    keys = ["normal_fraction", "last_label_prevalence", "oracle_macro_auroc", "oracle_minus_single_score",
-            "median_oracle_auroc_no_ecg_effect"]
+    keys = ["normal_fraction", "last_label_prevalence", "ecg_logistic_macro_auroc", "ecg_logistic_minus_single_score",
+            "median_ecg_logistic_auroc_no_ecg_effect"]
     print("setting | seed | " + " | ".join(keys) + " | all met")
     with tempfile.TemporaryDirectory() as tmp:
         for combo in itertools.product(*grid.values()):

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgwm import config
 from ecgwm.bench import peak_rss_mb, timer
+from ecgwm.core import config
 
 
 def bench_report(args: argparse.Namespace) -> None:
     """The paired subject bootstrap of Table 1 (AUROC and AUPRC, all methods x seeds) on random data."""
-    from ecgwm import stats
+    from ecgwm.evaluate import stats
 
     rng = np.random.default_rng(0)
     n, c = args.records, args.labels
@@ -41,7 +41,7 @@ def bench_report(args: argparse.Namespace) -> None:
 
 def bench_tsne(args: argparse.Namespace) -> None:
     """The t-SNE of n points of the pipeline's embeddings (or random clusters without a pipeline run)."""
-    from ecgwm import tsne
+    from ecgwm.report import tsne
 
     path = Path("data/embeddings.npy")
     if path.exists():
@@ -69,8 +69,10 @@ def _clone(dst: Path) -> Path:
 def bench_stages(args: argparse.Namespace) -> None:
     """`dvc repro` of the committed default in a clean clone: the whole wall time and each stage's
     (interpreter start and imports included); then `dvc exp run -S aug.w_aug=0.5`."""
-    from ecgwm.io import TIMINGS_ENV
+    from ecgwm.bench import machine_line
+    from ecgwm.core.io import TIMINGS_ENV
 
+    print(machine_line(), flush=True)
     work = Path(tempfile.mkdtemp(prefix="ecgwm-stages-"))
     try:
         repo = _clone(work / "repo")
@@ -79,7 +81,7 @@ def bench_stages(args: argparse.Namespace) -> None:
                            cwd=repo, check=True)
         env = dict(os.environ, **{TIMINGS_ENV: str(work / "timings.tsv"), "DVC_NO_ANALYTICS": "1"})
         for name in args.preset:
-            subprocess.run([sys.executable, "-m", "ecgwm.preset", name], cwd=repo, check=True, env=env)
+            subprocess.run([sys.executable, "-m", "ecgwm", "preset", name], cwd=repo, check=True, env=env)
         with timer() as t:
             subprocess.run([sys.executable, "-m", "dvc", "repro", "--force"], cwd=repo, check=True, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -94,10 +96,14 @@ def bench_stages(args: argparse.Namespace) -> None:
         for name, secs in by_stage.items():
             print(f"  {name:22s} {sum(secs):7.1f} s" + (f" ({len(secs)} runs)" if len(secs) > 1 else ""))
         print(f"  {'(DVC itself)':22s} {total - sum(sum(v) for v in by_stage.values()):7.1f} s")
+        (work / "timings.tsv").write_text("")
         with timer() as t:
             subprocess.run([sys.executable, "-m", "dvc", "exp", "run", "-S", "aug.w_aug=0.5"], cwd=repo, check=True,
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        print(f"dvc exp run -S aug.w_aug=0.5: {t[0]:.0f} s = {100 * t[0] / total:.1f} % of the full repro")
+        rows = [line.split("\t") for line in (work / "timings.tsv").read_text().splitlines()]
+        ran = ", ".join(f"{Path(r[0].split()[0]).stem} {float(r[2]):.1f} s" for r in rows)
+        print(f"dvc exp run -S aug.w_aug=0.5: {t[0]:.0f} s = {100 * t[0] / total:.1f} % of the full repro "
+              f"({ran}; DVC itself {t[0] - sum(float(r[2]) for r in rows):.1f} s)")
         if args.keep:
             print(f"kept: {repo}")
     finally:
@@ -111,11 +117,15 @@ def bench_paper(args: argparse.Namespace) -> None:
     pairs, 2 M synthetic rows per arm and seed)."""
     import torch
 
-    from ecgwm import arms, augment, embedding, preset, stats
+    from ecgwm.augment import arms, combinations
     from ecgwm.bench.data import _ingest_in_child, make_tree
+    from ecgwm.core import preset, runtime
+    from ecgwm.data.batches import DeviceCache, PairBatches
+    from ecgwm.evaluate import stats
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
-    from ecgwm.train import finetune, probe, runtime
-    from ecgwm.train.batches import DeviceCache, PairBatches
+    from ecgwm.train import finetune, probe
+    from ecgwm.train.losses import weighted_bce
+    from ecgwm.world import embedding
 
     work = Path(tempfile.mkdtemp(prefix="ecgwm-paper-"))
     params = work / "params.yaml"
@@ -125,7 +135,7 @@ def bench_paper(args: argparse.Namespace) -> None:
     preset.apply("paper", params, work / "presets")
     _, cfg = config.load(*config.SECTIONS, path=params)
     P = dict(records=800_000, train_records=721_002, pairs=700_000, test_records=36_000, labels=76,
-             n_combos=cfg["aug"].n_combos, arms=len(arms.ARMS), seeds=len(cfg["report"].seeds),
+             n_combos=cfg["aug"].n_combos, arms=len(cfg["aug"].arms), seeds=len(cfg["report"].seeds),
              ft_seeds=len(cfg["report"].finetune_seeds))
     rt = runtime.setup(args.device or "auto", bf16=True)
     dev = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
@@ -138,7 +148,7 @@ def bench_paper(args: argparse.Namespace) -> None:
         rl = make_tree(root, args.ingest_records, min(200, args.ingest_records), seed=0)
         import pandas as pd
 
-        from ecgwm import labels
+        from ecgwm.data import labels
         recs = pd.DataFrame({"study_id": rl["study_id"], "subject_id": rl["subject_id"],
                              "ecg_time": pd.to_datetime(rl["ecg_time"]), "fold": rl["strat_fold"],
                              "split": "train"})[labels.RECORD_COLUMNS]
@@ -210,7 +220,7 @@ def bench_paper(args: argparse.Namespace) -> None:
         for k, lab in enumerate(labels_c):
             y[40_000 + k * 30: 40_000 + (k + 1) * 30, lab] = 1
         counts = np.full(P["n_combos"], 30)
-        combos = pd.DataFrame({"labels": labels_c, "count": counts, "n_allocated": augment.allocate(counts, n_small)})
+        combos = pd.DataFrame({"labels": labels_c, "count": counts, "n_allocated": combinations.allocate(counts, n_small)})
         rows = np.arange(50_000)
         for arm in ("dynamics", "smote"):
             with timer() as t:
@@ -250,10 +260,13 @@ def bench_paper(args: argparse.Namespace) -> None:
         fopt = runtime.adamw(clf.parameters(), fcfg.lr, fcfg.weight_decay, rt.device)
         xb = torch.randn(fcfg.batch_size, 12, int(round(fcfg.crop_s * cfg["signal"].fs)), device=rt.device)
         yb = torch.zeros(fcfg.batch_size, P["labels"], device=rt.device)
+        wb, pw = torch.ones(fcfg.batch_size, device=rt.device), torch.full((P["labels"],), fcfg.pos_weight_max,
+                                                                          device=rt.device)
         with timer() as t:
-            for _ in range(args.steps):
+            for _ in range(args.steps):  # the fine-tuning stage's step: its loss, optimiser and precision
                 with rt.autocast():
-                    loss = torch.nn.functional.binary_cross_entropy_with_logits(clf(xb).float(), yb)
+                    logits = clf(xb)
+                loss = weighted_bce(logits.float(), yb, wb, pw)
                 fopt.zero_grad(set_to_none=True)
                 loss.backward()
                 fopt.step()

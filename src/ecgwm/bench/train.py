@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgwm import config
 from ecgwm.bench import peak_rss_mb, timer
+from ecgwm.core import config
 
 
 def _random_cache(path: Path, n: int, n_samples: int, rng: np.random.Generator) -> None:
@@ -27,9 +27,9 @@ def bench_pretrain(args: argparse.Namespace) -> None:
     the crops read by the loader (CPU path) or gathered from a device-resident cache."""
     import torch
 
+    from ecgwm.core import runtime
+    from ecgwm.data.batches import DeviceCache, PairBatches
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
-    from ecgwm.train import runtime
-    from ecgwm.train.batches import DeviceCache, PairBatches
 
     _, cfg = config.load("model", "pretrain", "signal", path=args.params)
     pcfg, mcfg = cfg["pretrain"], cfg["model"]
@@ -95,13 +95,10 @@ def bench_pretrain(args: argparse.Namespace) -> None:
 
 
 def _embedding_data():
-    from ecgwm import labels
-    from ecgwm.data import waveform_cache
-    from ecgwm.io import read_json
+    from ecgwm.core.io import read_json
+    from ecgwm.data.table import RecordTable
 
-    table = labels.read_labels("data/labels.parquet")
-    valid = waveform_cache.valid_mask(waveform_cache.read_qc("data/waveforms_qc.csv"), len(table))
-    return table, valid, read_json("data/waveform_stats.json")
+    return RecordTable.load("data/labels.parquet", "data/waveforms_qc.csv"), read_json("data/waveform_stats.json")
 
 
 def bench_probe(args: argparse.Namespace) -> None:
@@ -109,9 +106,9 @@ def bench_probe(args: argparse.Namespace) -> None:
     embeddings (real-only and dynamics arms, seed 0); or one epoch of a paper-scale probe on random data."""
     import torch
 
-    from ecgwm import arms, augment, labels
+    from ecgwm.core import runtime
     from ecgwm.models.lejepa import load_world_model
-    from ecgwm.train import probe, runtime
+    from ecgwm.train import probe
 
     _, cfg = config.load("probe", "aug", path=args.params)
     base = cfg["probe"]
@@ -133,28 +130,23 @@ def bench_probe(args: argparse.Namespace) -> None:
               f"{n:,} rows ({steps:,} steps) in {t[0]:.1f} s ({n / t[0]:,.0f} rows/s), one evaluation included; "
               f"peak RSS {peak_rss_mb():,.0f} MB")
         return
-    table = labels.read_labels("data/labels.parquet")
+    table, _ = _embedding_data()
     z = np.load("data/embeddings.npy")
-    y = labels.label_matrix(table)
-    finite = np.isfinite(z).all(axis=1)
-    rows = {s: labels.split_rows(table, s, finite) for s in probe.SPLITS}
     combos = pd.read_parquet("data/combos.parquet")
     model, _ = load_world_model(Path("data/world_model.pt"))
-    normal = rows["train"][table["is_normal"].to_numpy()[rows["train"]]]
     acfg = cfg["aug"]
-    x_aug, combo = arms.synthesise("dynamics", z, y, rows["train"], normal, combos, acfg.n_total, acfg.chunk_size, 0,
-                                   model=model, device=rt.device)
-    y_aug = augment.multi_hot(combos, y.shape[1])[combo]
+    synthetic = probe.arm_data("dynamics", z, table, combos, model, acfg, 0, rt.device)  # the pipeline's rows
+    x_aug, y_aug = synthetic.x_aug, synthetic.y_aug
     grid = [dict(arch="linear"), dict(arch="mlp", hidden=128, n_blocks=1), dict(arch="mlp", hidden=256, n_blocks=1),
             dict(arch="mlp", hidden=256, n_blocks=2), dict(arch="mlp", hidden=512, n_blocks=2)]
-    print(f"probe grid on data/embeddings.npy ({len(rows['train'])} real training rows, {len(x_aug)} synthetic), "
+    print(f"probe grid on data/embeddings.npy ({len(synthetic.x_train)} real training rows, {len(x_aug)} synthetic), "
           f"budget {base.max_steps} steps, eval every {base.eval_every}, patience {base.patience_steps}, "
           f"{torch.get_num_threads()} threads")
     for g in grid:
         for batch in args.batches:
             pcfg = dataclasses.replace(base, batch_size=batch, **g)
             for arm in ("real", "dynamics"):
-                data = probe.ProbeData.from_splits(z, y, rows)
+                data = probe.arm_data("real", z, table, None, None, acfg, 0, rt.device)
                 if arm == "dynamics":
                     data.x_aug, data.y_aug, data.w_aug = x_aug, y_aug, acfg.w_aug
                 with timer() as t:
@@ -168,9 +160,9 @@ def bench_augment(args: argparse.Namespace) -> None:
     """Synthesis time and peak memory of every arm at a given budget (random world model and pool)."""
     import torch
 
-    from ecgwm import arms, augment
+    from ecgwm.augment import arms, combinations
+    from ecgwm.core import runtime
     from ecgwm.models.lejepa import WorldModel
-    from ecgwm.train import runtime
 
     _, cfg = config.load("model", "aug", path=args.params)
     rt = runtime.setup(args.device or "auto", bf16=False)
@@ -186,7 +178,7 @@ def bench_augment(args: argparse.Namespace) -> None:
         y[start:start + n][:, lab] = 1
         start += n
     combos = pd.DataFrame({"labels": labels, "count": counts})
-    combos["n_allocated"] = augment.allocate(counts, args.n_total)
+    combos["n_allocated"] = combinations.allocate(counts, args.n_total)
     z = rng.standard_normal((n_rows, cfg["model"].z_dim)).astype(np.float32)
     rows = np.arange(n_rows)
     for arm in args.arms:
@@ -207,27 +199,26 @@ def bench_embedding(args: argparse.Namespace) -> None:
     over sliding windows (stride half a crop, and a whole crop), and the projected mean h."""
     import torch
 
-    from ecgwm import diagnostics, embedding, labels, pairs
+    from ecgwm.data import pairs
+    from ecgwm.data.batches import RecordBatches
     from ecgwm.models.lejepa import load_world_model
     from ecgwm.models.sigreg import SIGReg
-    from ecgwm.train.batches import RecordBatches
+    from ecgwm.world import diagnostics, embedding
 
     model, meta = load_world_model(Path(args.world_model))
-    table, valid, stats = _embedding_data()
-    y = labels.label_matrix(table)
+    table, stats = _embedding_data()
     window, _ = embedding.definition(meta)
     rng = np.random.default_rng(0)
-    train = labels.split_rows(table, "train", valid)
-    normal = train[~y[train].any(axis=1)]
+    normal = table.normal_rows("train")
     normal = np.sort(rng.choice(normal, min(args.normals, len(normal)), replace=False))
     val_pairs = pairs.read_pairs("data/pairs.parquet", len(table), "val")
     combos = pd.read_parquet("data/combos.parquet").iloc[:args.combos]
-    members = [np.sort(rng.choice(m, min(len(m), args.per_combo), replace=False))
-               for m in diagnostics.combination_members(y, train, combos)]
+    label_sets = list(combos["labels"])
+    members = [np.sort(rng.choice(m, min(len(m), args.per_combo), replace=False)) for m in table.members(label_sets)]
     rows = np.unique(np.concatenate([normal, val_pairs["idx_t"], val_pairs["idx_t1"], *members]))
     pos = lambda a: np.searchsorted(rows, a)  # noqa: E731
-    pre = meta["config"]["pretrain"]
-    sigreg = SIGReg(pre["n_slices"], pre["n_knots"], pre["t_max"])
+    pre = meta["pretrain"]
+    sigreg = SIGReg(pre.n_slices, pre.n_knots, pre.t_max)
     ds = RecordBatches("data/waveforms.npy", rows, stats, 64)
 
     @torch.no_grad()
@@ -253,10 +244,7 @@ def bench_embedding(args: argparse.Namespace) -> None:
         return torch.cat(out).float().numpy()
 
     ref = candidate("random crop")
-    a = (y[val_pairs["idx_t1"]].astype(np.int8) - y[val_pairs["idx_t"]].astype(np.int8))
-    act = np.zeros((len(combos), y.shape[1]), np.float32)
-    for k, lab in enumerate(combos["labels"]):
-        act[k, list(lab)] = 1
+    a, act = table.actions(val_pairs), table.multi_hot(label_sets)
     print(f"{len(normal)} training normals, {len(val_pairs)} validation pairs, {len(combos)} combinations; "
           f"window {window} samples; reference: z of one random training-length crop per record")
     for how in ("random crop", "full", "centre", "windows half", "windows whole", "projected mean h"):
@@ -288,8 +276,8 @@ def isa_steps(params: str, steps: int) -> str:
 
     import torch
 
+    from ecgwm.core import runtime
     from ecgwm.models.lejepa import WorldModel, WorldModelLoss
-    from ecgwm.train import runtime
 
     _, cfg = config.load("model", "pretrain", path=params)
     p = cfg["pretrain"]
@@ -330,10 +318,10 @@ def bench_half(args: argparse.Namespace) -> None:
     ADC step of MIMIC-IV-ECG (1/200 mV), and the embeddings of the trained world model from both."""
     import torch
 
-    from ecgwm import embedding
+    from ecgwm.data.batches import standardiser
     from ecgwm.data.waveform_cache import read_qc, valid_mask
     from ecgwm.models.lejepa import load_world_model
-    from ecgwm.train.batches import standardiser
+    from ecgwm.world import embedding
 
     model, meta = load_world_model(Path(args.world_model))
     model.eval()

@@ -24,11 +24,11 @@ import pandas as pd
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from ecgwm.config import SignalConfig
+from ecgwm.core.config import SignalConfig
+from ecgwm.core.errors import EcgwmError
 from ecgwm.data import wfdb_io
 from ecgwm.data.mimic import read_record_list
 from ecgwm.data.waveform_cache import QC_COLUMNS
-from ecgwm.errors import EcgwmError
 
 
 class Rejected(Exception):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgwm.errors import EcgwmError
+from ecgwm.core.errors import EcgwmError
 
 MIMIC_LEADS = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
 MIMIC_FS = 500

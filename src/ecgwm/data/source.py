@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ecgwm.config import DataConfig
+from ecgwm.core.config import DataConfig
+from ecgwm.core.errors import EcgwmError
+from ecgwm.core.io import read_json
 from ecgwm.data import mimic
-from ecgwm.errors import EcgwmError
-from ecgwm.io import read_json
 
 SOURCE_FILE = "source.json"
+LATENTS_FILE = "latents.parquet"  # the synthetic cohort's ground truth per record (empty for a real source)
 
 
 def validate_real(data: DataConfig, label_column: str) -> dict:

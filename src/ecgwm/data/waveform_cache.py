@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgwm.errors import EcgwmError
+from ecgwm.core.errors import EcgwmError
 
 QC_COLUMNS = ["row", "study_id", "subject_id", "path", "reason"]
 

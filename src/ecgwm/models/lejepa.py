@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ecgwm.config import ModelConfig
-from ecgwm.errors import EcgwmError
-from ecgwm.io import atomic_path
+from ecgwm.core.config import ModelConfig, PretrainConfig, build
+from ecgwm.core.errors import EcgwmError
+from ecgwm.core.io import atomic_path
 from ecgwm.models.sigreg import SIGReg
 from ecgwm.models.xresnet1d import ENCODERS
 
@@ -106,7 +106,8 @@ def save_world_model(path: Path, model: WorldModel, config: dict, label_codes: l
 
 
 def load_world_model(path: Path) -> tuple[WorldModel, dict]:
-    """-> (model in eval mode on CPU, the saved document without the state dicts)."""
+    """-> (model in eval mode on CPU, the saved document without the state dicts, plus its validated
+    configs as meta["model"] (ModelConfig) and meta["pretrain"] (PretrainConfig))."""
     if not Path(path).exists():
         raise EcgwmError(f"{path}: world model not found (run the pretrain stage)")
     try:
@@ -115,8 +116,13 @@ def load_world_model(path: Path) -> tuple[WorldModel, dict]:
         raise EcgwmError(f"{path}: not an ecgwm world model ({type(e).__name__} in torch.load)") from e
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise EcgwmError(f"{path}: not an ecgwm world model")
-    model = WorldModel(ModelConfig(**doc["config"]["model"]), len(doc["label_codes"]), len(doc["signal"]["leads"]))
+    meta = {k: v for k, v in doc.items() if k not in PARTS}
+    try:  # the saved config passes the same checks as params.yaml, so no reader re-checks it
+        meta["model"] = build(ModelConfig, doc["config"]["model"], "model")
+        meta["pretrain"] = build(PretrainConfig, doc["config"]["pretrain"], "pretrain")
+    except EcgwmError as e:
+        raise EcgwmError(f"{path}: its saved config does not validate: {e}") from e
+    model = WorldModel(meta["model"], len(doc["label_codes"]), len(doc["signal"]["leads"]))
     for part in PARTS:
         getattr(model, part).load_state_dict(doc[part])
-    meta = {k: v for k, v in doc.items() if k not in PARTS}
     return model.eval(), meta

@@ -14,14 +14,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from ecgwm.config import FinetuneConfig, ModelConfig
-from ecgwm.errors import EcgwmError
-from ecgwm.metrics import macro_auroc
+from ecgwm.core import runtime
+from ecgwm.core.config import FinetuneConfig, ModelConfig
+from ecgwm.core.errors import EcgwmError
+from ecgwm.data.batches import RecordBatches, RecordCropBatches
+from ecgwm.evaluate.metrics import macro_auroc
 from ecgwm.models.xresnet1d import ENCODERS
-from ecgwm.train import runtime
-from ecgwm.train.batches import RecordBatches, RecordCropBatches
 from ecgwm.train.curves import Curves
-from ecgwm.losses import pos_weight, weighted_bce
+from ecgwm.train.losses import pos_weight, weighted_bce
 
 log = logging.getLogger("ecgwm.finetune")
 INITS = ("lejepa", "scratch")

@@ -13,13 +13,14 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ecgwm import diagnostics, embedding
-from ecgwm.config import ModelConfig, PretrainConfig
-from ecgwm.errors import EcgwmError
+from ecgwm.core import runtime
+from ecgwm.core.config import ModelConfig, PretrainConfig
+from ecgwm.core.errors import EcgwmError
+from ecgwm.data.batches import DeviceCache, PairBatches
+from ecgwm.data.table import RecordTable, set_counts
 from ecgwm.models.lejepa import WorldModel, WorldModelLoss
-from ecgwm.train import runtime
-from ecgwm.train.batches import DeviceCache, PairBatches
 from ecgwm.train.curves import Curves
+from ecgwm.world import diagnostics, embedding
 
 log = logging.getLogger("ecgwm.pretrain")
 
@@ -51,34 +52,24 @@ class Inputs:
 
 def frequent_sets(y: np.ndarray, rows: np.ndarray, k: int) -> list[tuple[int, ...]]:
     """The k most frequent non-empty exact label sets among `rows` (ties by the set itself)."""
-    sets, counts = np.unique(y[rows].astype(np.uint8), axis=0, return_counts=True)
-    keep = sets.any(axis=1)
-    ranked = sorted(zip(counts[keep].tolist(), [tuple(np.flatnonzero(s).tolist()) for s in sets[keep]]),
-                    key=lambda cs: (-cs[0], cs[1]))
-    return [s for _, s in ranked[:k]]
+    ranked = sorted(set_counts(y, rows).items(), key=lambda sc: (-sc[1], sc[0]))
+    return [s for s, _ in ranked[:k]]
 
 
-def build_monitor(y: np.ndarray, split: np.ndarray, valid: np.ndarray, val_pairs: pd.DataFrame, n: int,
-                  n_sets: int, seed: int) -> Monitor:
+def build_monitor(table: RecordTable, val_pairs: pd.DataFrame, n: int, n_sets: int, seed: int) -> Monitor:
     """At most n validation pairs, n training normals, and n // n_sets members of each of the n_sets
     most frequent label sets (seeded choices, so every epoch looks at the same records)."""
     rng = np.random.default_rng([seed, 3])
     take = lambda a, k: np.sort(rng.choice(a, min(k, len(a)), replace=False)) if len(a) else a  # noqa: E731
     vp = val_pairs.iloc[take(np.arange(len(val_pairs)), n)]
-    train = np.flatnonzero((split == "train") & valid)
-    normal = take(train[~y[train].any(axis=1)], n)
-    sets = frequent_sets(y, train, n_sets)
-    members = [take(m, max(2, n // max(1, n_sets)))
-               for m in diagnostics.combination_members(y, train, pd.DataFrame({"labels": sets}))]
+    normal = take(table.normal_rows("train"), n)
+    sets = frequent_sets(table.y, table.rows("train"), n_sets)
+    members = [take(m, max(2, n // max(1, n_sets))) for m in table.members(sets)]
     parts = [vp["idx_t"].to_numpy(), vp["idx_t1"].to_numpy(), normal, *members]
     rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
     pos = lambda a: np.searchsorted(rows, a)  # noqa: E731
-    act = np.zeros((len(sets), y.shape[1]), np.float32)
-    for i, labels in enumerate(sets):
-        act[i, list(labels)] = 1.0
-    return Monitor(rows, pos(vp["idx_t"].to_numpy()), pos(vp["idx_t1"].to_numpy()),
-                   (y[vp["idx_t1"].to_numpy()].astype(np.int8) - y[vp["idx_t"].to_numpy()].astype(np.int8)),
-                   pos(normal), [pos(m) for m in members], act)
+    return Monitor(rows, pos(vp["idx_t"].to_numpy()), pos(vp["idx_t1"].to_numpy()), table.actions(vp),
+                   pos(normal), [pos(m) for m in members], table.multi_hot(sets))
 
 
 @torch.no_grad()

@@ -15,19 +15,36 @@ import logging
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
-from ecgwm.config import ProbeConfig
-from ecgwm.errors import EcgwmError
-from ecgwm.losses import pos_weight, weighted_bce
-from ecgwm.metrics import macro_auroc
+from ecgwm.augment import arms
+from ecgwm.core.config import AugConfig, ProbeConfig
+from ecgwm.core.errors import EcgwmError
+from ecgwm.core.runtime import EarlyStopping, Runtime
+from ecgwm.data.labels import SPLITS
+from ecgwm.data.table import RecordTable
+from ecgwm.evaluate.metrics import macro_auroc
 from ecgwm.models.probe import build_probe
 from ecgwm.train.curves import Curves
-from ecgwm.train.runtime import EarlyStopping, Runtime
+from ecgwm.train.losses import pos_weight, weighted_bce
 
 log = logging.getLogger("ecgwm.probe")
-SPLITS = ("train", "val", "test")
+
+
+def arm_data(arm: str, z: np.ndarray, table: RecordTable, combos: pd.DataFrame | None, world_model,
+             cfg: AugConfig, seed: int, device) -> ProbeData:
+    """The probe's rows for one arm: the usable records' embeddings of each split, plus for an
+    augmented arm its n_total synthetic training rows (weight aug.w_aug), labelled with their combination."""
+    rows = {s: table.rows(s) for s in SPLITS}
+    data = ProbeData.from_splits(z, table.y, rows)
+    if arm != "real":
+        x_aug, combo = arms.synthesise(arm, z, table.y, rows["train"], table.normal_rows(), combos, cfg.n_total,
+                                       cfg.chunk_size, seed, model=world_model, device=device, smote_k=cfg.smote_k,
+                                       mixup_min=cfg.mixup_min)
+        data.x_aug, data.y_aug, data.w_aug = x_aug, table.multi_hot(list(combos["labels"]))[combo], cfg.w_aug
+    return data
 
 
 @dataclasses.dataclass
@@ -74,15 +91,13 @@ def predict(model: torch.nn.Module, x: np.ndarray | torch.Tensor, device: torch.
     return out.cpu().numpy()
 
 
-def lr_at(step: int, cfg: ProbeConfig) -> float:
+def cosine_lr(step: int, cfg: ProbeConfig) -> float:
     """Cosine from probe.lr to 0 over probe.max_steps."""
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.max_steps))
 
 
-def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_dir=None):
-    """-> (best model, summary, test probabilities)."""
-    if not 0.0 <= data.w_aug <= 1.0:
-        raise EcgwmError(f"params.yaml: aug.w_aug must be in [0, 1], got {data.w_aug}")
+def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_dir=None, curves: Curves | None = None):
+    """-> (best model, summary, test probabilities). Curves go to `curves`, or a DVCLive run in `live_dir`."""
     if min(len(data.x_train), len(data.x_val), len(data.x_test)) == 0:
         raise EcgwmError("probe: no training, validation or test embeddings")
     torch.manual_seed(seed)
@@ -94,7 +109,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
     x_val = torch.from_numpy(np.asarray(data.x_val, np.float32)).to(rt.device)
     n, bs = len(x), min(cfg.batch_size, len(x))
     gen = torch.Generator(device=rt.device).manual_seed(seed)
-    curves = Curves(live_dir)
+    curves = Curves(live_dir) if curves is None else curves
     stopper = EarlyStopping(math.ceil(cfg.patience_steps / cfg.eval_every))  # evaluations spanning >= patience_steps
     loss_sum, perm, pos, step, last_eval = torch.zeros((), device=rt.device), None, n, 0, 0
     bar = tqdm(total=cfg.max_steps, desc="probe", unit="step", mininterval=2.0)
@@ -104,7 +119,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
         idx = perm[pos:pos + bs]
         pos += bs
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+            g["lr"] = cosine_lr(step, cfg)
         loss = weighted_bce(model(x[idx]), y[idx], w[idx], pw)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -116,7 +131,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
             if math.isnan(val):
                 raise EcgwmError("probe: no label has both positive and negative records in the validation fold")
             since, last_eval = step - last_eval, step
-            curves.log(step, {"train_loss": float(loss_sum) / since, "val_macro_auroc": val, "lr": lr_at(step - 1, cfg)})
+            curves.log(step, {"train_loss": float(loss_sum) / since, "val_macro_auroc": val, "lr": cosine_lr(step - 1, cfg)})
             loss_sum.zero_()
             bar.update(since)
             bar.set_postfix(val_auroc=f"{val:.4f}", best=f"{max(val, stopper.best):.4f}")
@@ -131,3 +146,81 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
     curves.end()
     log.info("best at step %d of %d: validation macro AUROC %.4f", stopper.best_at, step, stopper.best)
     return model, summary, predict(model, data.x_test, rt.device)
+
+
+# --- every (arm, seed) of a probe stage, in parallel processes on CPU ---------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+    """What every probe job of a stage reads (paths, so a worker process loads them itself)."""
+
+    embeddings: str
+    labels: str
+    qc: str
+    combos: str | None  # augmented arms
+    world_model: str | None  # dynamics, blind
+    probe: ProbeConfig
+    aug: AugConfig
+
+
+_LOADED: dict = {}  # per process: the sources' arrays, loaded once for all of its jobs
+
+
+def _load(src: Sources) -> tuple:
+    key = (src.embeddings, src.labels, src.qc, src.combos, src.world_model)
+    if key not in _LOADED:
+        from ecgwm.models.lejepa import load_world_model  # only the predictor arms need it
+
+        table = RecordTable.load(src.labels, src.qc)
+        z = np.load(src.embeddings, mmap_mode="r")
+        if not np.isfinite(z[table.usable]).all():
+            raise EcgwmError(f"{src.embeddings}: a record that QC accepted has a non-finite embedding (re-run embed)")
+        combos = pd.read_parquet(src.combos) if src.combos else None
+        model = load_world_model(src.world_model)[0] if src.world_model else None
+        _LOADED.clear()
+        _LOADED[key] = (table, z, combos, model)
+    return _LOADED[key]
+
+
+def run_job(src: Sources, arm: str, seed: int) -> dict:
+    """Synthesise (augmented arms) and train one probe; -> weights, summary, test probabilities and curves."""
+    from ecgwm.core.runtime import setup  # a worker process sets up its own device
+
+    table, z, combos, model = _load(src)
+    if arm in arms.PREDICTOR_ARMS and model is None:
+        raise EcgwmError(f"probe: arm {arm} needs the world model (--world-model)")
+    if arm != "real" and combos is None:
+        raise EcgwmError(f"probe: arm {arm} needs the augment stage's combinations (--combos)")
+    rt = setup(src.probe.device, bf16=False)
+    data = arm_data(arm, z, table, combos, model, src.aug, seed, rt.device)
+    curves = Curves(None)  # history only: the parent process writes the DVCLive run
+    net, summary, prob = train_probe(data, src.probe, seed, rt, curves=curves)
+    return {"arm": arm, "seed": seed, "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
+            "summary": {"arm": arm, "seed": seed, **summary}, "prob": prob, "history": curves.history}
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int) -> list[dict]:
+    """Every (arm, seed) job, results in job order. On CPU with workers > 1, each job runs in its own
+    single-threaded worker process: small probes use one core well and two poorly, and a job's
+    result then does not depend on how many workers there are. On CUDA, one process in turn."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    from ecgwm.core.runtime import setup
+
+    on_cuda = setup(src.probe.device, bf16=False).device.type == "cuda"
+    if on_cuda or workers <= 1:
+        if not on_cuda:
+            _one_thread()  # a worker's arithmetic, so the result does not depend on the number of workers
+        return [run_job(src, arm, seed) for arm, seed in tqdm(jobs, desc="probes", unit="probe")]
+    # spawn, not fork: a forked child of a process that has run OpenMP regions can hang
+    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
+                                initializer=_one_thread) as pool:
+        futures = [pool.submit(run_job, src, arm, seed) for arm, seed in jobs]
+        for _ in tqdm(cf.as_completed(futures), total=len(futures), desc="probes", unit="probe"):
+            pass
+        return [f.result() for f in futures]
