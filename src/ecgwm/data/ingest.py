@@ -76,12 +76,18 @@ def check_identity(filed: Filed, hdr: wfdb_io.Header) -> None:
             raise Rejected(f"identity: the header names subject {m[1]}, the label CSV subject {subject}")
 
 
-def check_header(base: Path, hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
-    """Header-level QC: the duration, and each signal file's size against what the header implies."""
+def check_duration(hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
+    """The pipeline's records are signal.duration_s long (new ECGs scored by predict may be longer)."""
     n, fs = hdr.n_samples, hdr.fs
     if fs <= 0 or abs(n - cfg.duration_s * fs) > 0.5:
         dur = n / fs if fs > 0 else float("nan")
         raise Rejected(f"wrong duration: {n} samples at {fs:g} Hz = {dur:g} s, expected {cfg.duration_s:g} s")
+
+
+def check_files(base: Path, hdr: wfdb_io.Header) -> None:
+    """Each signal file exists and has the size its header implies."""
+    if hdr.fs <= 0:
+        raise Rejected(f"unreadable: sampling rate {hdr.fs:g} Hz in the header")
     for name, expected in hdr.file_sizes().items():
         path = base.parent / name
         if not path.is_file():
@@ -89,6 +95,12 @@ def check_header(base: Path, hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
         size = path.stat().st_size
         if expected is not None and size != expected:
             raise Rejected(f"dat size: {name} has {size} bytes, the header implies {expected}")
+
+
+def check_header(base: Path, hdr: wfdb_io.Header, cfg: SignalConfig) -> None:
+    """Header-level QC: the duration, and each signal file's size against what the header implies."""
+    check_duration(hdr, cfg)
+    check_files(base, hdr)
 
 
 def check_checksums(names: list[str], expected: list[int | None], got: np.ndarray) -> None:
@@ -113,16 +125,16 @@ def _read_signal(base: Path, hdr: wfdb_io.Header) -> tuple[np.ndarray, list[str]
     return rec.dac(), names
 
 
-def read_record(base: Path, cfg: SignalConfig, filed: Filed | None = None) -> np.ndarray:
-    """One WFDB record -> (n_leads, T) float32 mV at cfg.fs, or raise Rejected(reason).
-    With `filed`, the record must also be the study and subject it is filed under."""
+def _header(base: Path) -> wfdb_io.Header:
     try:
-        hdr = wfdb_io.read_header(base)
+        return wfdb_io.read_header(base)
     except (OSError, UnicodeError, wfdb_io.HeaderError) as e:
         raise Rejected(f"unreadable: {type(e).__name__}: {e}".replace("\n", " ")[:200]) from e
-    if filed is not None:
-        check_identity(filed, hdr)
-    check_header(base, hdr, cfg)
+
+
+def _leads(base: Path, hdr: wfdb_io.Header, leads: tuple[str, ...], max_nan_frac: float, flat_mv: float,
+           max_abs_mv: float) -> np.ndarray:
+    """(len(leads), n) float64 mV at the record's own rate, leads matched by name; the signal QC."""
     try:
         signal, sig_names = _read_signal(base, hdr)
     except Rejected:
@@ -131,7 +143,7 @@ def read_record(base: Path, cfg: SignalConfig, filed: Filed | None = None) -> np
         raise Rejected(f"unreadable: {type(e).__name__}: {e}".replace("\n", " ")[:200]) from e
     names = [n.strip().lower() for n in sig_names]
     order = []
-    for lead in cfg.leads:
+    for lead in leads:
         if lead.lower() not in names:
             raise Rejected(f"missing lead: {lead}")
         order.append(names.index(lead.lower()))
@@ -139,26 +151,56 @@ def read_record(base: Path, cfg: SignalConfig, filed: Filed | None = None) -> np
     nan = np.isnan(x)
     if nan.any():
         frac = float(nan.mean())
-        if frac > cfg.max_nan_frac:
-            raise Rejected(f"NaN fraction: {frac:.3f} > {cfg.max_nan_frac}")
+        if frac > max_nan_frac:
+            raise Rejected(f"NaN fraction: {frac:.3f} > {max_nan_frac}")
         t = np.arange(x.shape[1])
         for i in np.flatnonzero(nan.any(axis=1)):
             good = ~nan[i]
             if not good.any():
-                raise Rejected(f"all NaN: lead {cfg.leads[i]}")
+                raise Rejected(f"all NaN: lead {leads[i]}")
             x[i] = np.interp(t, t[good], x[i, good])
     ptp = np.ptp(x, axis=1)
-    if (ptp < cfg.flat_mv).any():
-        raise Rejected(f"flat lead: {cfg.leads[int(np.argmin(ptp))]}")
+    if (ptp < flat_mv).any():
+        raise Rejected(f"flat lead: {leads[int(np.argmin(ptp))]}")
     # baseline removed by the lead's median: wander stays well inside the limit, garbage does not
     dev = np.abs(x - np.median(x, axis=1, keepdims=True)).max(axis=1)
-    if (dev > cfg.max_abs_mv).any():
+    if (dev > max_abs_mv).any():
         i = int(np.argmax(dev))
-        raise Rejected(f"amplitude: {dev[i]:.1f} mV in lead {cfg.leads[i]} beyond signal.max_abs_mv={cfg.max_abs_mv:g}")
-    ratio = Fraction(cfg.fs, int(round(hdr.fs))).limit_denominator(1000)
-    if ratio != 1:
-        x = resample_poly(x, ratio.numerator, ratio.denominator, axis=1)
-    return x[:, : cfg.n_samples].astype(np.float32)
+        raise Rejected(f"amplitude: {dev[i]:.1f} mV in lead {leads[i]} beyond signal.max_abs_mv={max_abs_mv:g}")
+    return x
+
+
+def resample(x: np.ndarray, fs_from: float, fs_to: int) -> np.ndarray:
+    """Polyphase resampling (scipy's resample_poly: a Kaiser-windowed FIR) along the last axis."""
+    ratio = Fraction(fs_to, int(round(fs_from))).limit_denominator(1000)
+    return x if ratio == 1 else resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+
+
+def read_record(base: Path, cfg: SignalConfig, filed: Filed | None = None) -> np.ndarray:
+    """One WFDB record -> (n_leads, T) float32 mV at cfg.fs, or raise Rejected(reason).
+    With `filed`, the record must also be the study and subject it is filed under."""
+    hdr = _header(base)
+    if filed is not None:
+        check_identity(filed, hdr)
+    check_header(base, hdr, cfg)
+    x = _leads(base, hdr, tuple(cfg.leads), cfg.max_nan_frac, cfg.flat_mv, cfg.max_abs_mv)
+    return resample(x, hdr.fs, cfg.fs)[:, : cfg.n_samples].astype(np.float32)
+
+
+def read_native(base: Path, leads: tuple[str, ...], max_nan_frac: float, flat_mv: float,
+                max_abs_mv: float) -> tuple[np.ndarray, float]:
+    """A record of any length -> ((len(leads), n) float64 mV at its own rate, that rate), or raise
+    Rejected: the same checks as the cache's ingest but the duration."""
+    hdr = _header(base)
+    check_files(base, hdr)
+    return _leads(base, hdr, leads, max_nan_frac, flat_mv, max_abs_mv), hdr.fs
+
+
+def read_any(base: Path, leads: tuple[str, ...], fs: int, max_nan_frac: float, flat_mv: float,
+             max_abs_mv: float) -> np.ndarray:
+    """read_native, resampled to fs: (len(leads), T) float32 mV, T as long as the record."""
+    x, native = read_native(base, leads, max_nan_frac, flat_mv, max_abs_mv)
+    return resample(x, native, fs).astype(np.float32)
 
 
 def _read_job(args: tuple) -> tuple[int, np.ndarray | None, str]:

@@ -74,7 +74,7 @@ def train(init: str, cache_path: str, stats: dict, fs: int, rows: dict[str, np.n
     crop_len = int(round(cfg.crop_s * fs))
     ds = RecordCropBatches(cache_path, rows["train"], y[rows["train"]], stats, cfg.batch_size, crop_len, seed)
     pw = torch.from_numpy(pos_weight(y[rows["train"]], cfg.pos_weight_max)).to(rt.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = runtime.adamw(model.parameters(), cfg.lr, cfg.weight_decay, rt.device)
     total = len(ds) * cfg.epochs
     curves = Curves(live_dir)
     stopper = runtime.EarlyStopping(cfg.patience)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ecgwm.augment import arms
 from ecgwm.core.config import AugConfig, ProbeConfig
 from ecgwm.core.errors import EcgwmError
-from ecgwm.core.runtime import EarlyStopping, Runtime
+from ecgwm.core.runtime import EarlyStopping, Runtime, adamw
 from ecgwm.data.labels import SPLITS
 from ecgwm.data.table import RecordTable
 from ecgwm.evaluate.metrics import macro_auroc
@@ -103,7 +103,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
     torch.manual_seed(seed)
     n_labels = data.y_train.shape[1]
     model = build_probe(cfg.arch, data.x_train.shape[1], n_labels, cfg.hidden, cfg.n_blocks, cfg.mlp_ratio).to(rt.device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(model.parameters(), cfg.lr, cfg.weight_decay, rt.device)
     pw = torch.from_numpy(pos_weight(data.y_train, cfg.pos_weight_max)).to(rt.device)
     x, y, w = training_set(data, rt.device)
     x_val = torch.from_numpy(np.asarray(data.x_val, np.float32)).to(rt.device)
