@@ -44,7 +44,9 @@ def embed(x: np.ndarray, perplexity: float, seed: int, n_jobs: int = 2,
                 neighbors="exact", negative_gradient_method="fft", ints_in_interval=ints_in_interval, n_jobs=n_jobs,
                 verbose=False)
     out = tsne.fit(x)
-    return np.asarray(out, dtype=np.float64), float(out.kl_divergence)
+    # openTSNE sums the KL divergence over threads in no fixed order: its last digits vary from run to
+    # run although the embedding does not, so it is reported to 6 decimals (same params, same bytes)
+    return np.asarray(out, dtype=np.float64), round(float(out.kl_divergence), 6)
 
 
 def figure(points: np.ndarray, groups: np.ndarray, out_png: Path) -> None:
