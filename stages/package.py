@@ -1,6 +1,7 @@
 """package: the classifier handed over (models/ecgwm-classifier: model.pt and card.md, a DVC model
 artifact), its per-label thresholds from the validation fold, and two example 12-lead figures
-(plots/examples/: a normal test record and a test record with a rare synthesised combination)."""
+(plots/examples/: a normal test record, and the test record whose label combination is rarest in
+training)."""
 
 import argparse
 import hashlib
@@ -17,7 +18,7 @@ from ecgwm.core.errors import EcgwmError
 from ecgwm.core.io import atomic_path, read_json, run_stage
 from ecgwm.data import source
 from ecgwm.data.mimic import read_record_list
-from ecgwm.data.table import RecordTable, exact_combination
+from ecgwm.data.table import RecordTable, label_set_keys, set_counts
 from ecgwm.deploy import card, classifier, predict
 from ecgwm.models.lejepa import load_world_model
 from ecgwm.report import ecg_figure
@@ -25,9 +26,21 @@ from ecgwm.report.table1 import arm_key
 from ecgwm.train.probe import predict as probe_predict
 
 
+def rarest_combination(table: RecordTable) -> np.ndarray:
+    """The usable test record whose exact label set (two labels or more where one exists) has the
+    fewest training records: what augmentation is for. -> one row, or none."""
+    counts = set_counts(table.y, table.rows("train"))
+    test = table.rows("test")
+    keys = label_set_keys(table.y[test])
+    sizes = np.array([len(k) for k in keys])
+    pool = np.flatnonzero(sizes >= 2) if (sizes >= 2).any() else np.flatnonzero(sizes >= 1)
+    order = np.argsort([counts.get(keys[i], 0) for i in pool], kind="stable")
+    return test[pool[order]][:1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    for name in ("world_model", "probe_dir", "embeddings", "labels", "qc", "names", "combos", "cohort", "rows",
+    for name in ("world_model", "probe_dir", "embeddings", "labels", "qc", "names", "cohort", "rows",
                  "per_label", "root", "out", "examples"):
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
@@ -75,11 +88,7 @@ def main() -> None:
 
     # examples: the packaged classifier on two test records read from the WFDB tree, as a user runs it
     model, doc = classifier.load(args.out)
-    combos = pd.read_parquet(args.combos)
-    test = table.rows("test")
-    k = exact_combination(table.y[test], list(combos["labels"]))
-    rare = test[k >= 0][np.argsort(combos["count"].to_numpy()[k[k >= 0]], kind="stable")]
-    picks = {"normal": test[table.is_normal[test]][:1], "rare_combination": rare[:1]}
+    picks = {"normal": table.normal_rows("test")[:1], "rare_combination": rarest_combination(table)}
     paths = dict(zip(*(read_record_list(args.root)[c] for c in ("study_id", "path"))))
     with atomic_path(args.examples) as tmp:
         tmp.mkdir()

@@ -130,8 +130,9 @@ def test_only_the_right_stages_rerun(repro):
     assert _would_run(repro, report__n_boot=200) == {"report"}
     assert _would_run(repro, finetune__epochs=2) == {"finetune_lejepa@0", "finetune_scratch@0"}
     assert _would_run(repro, model__width=32) == {"pretrain", "finetune_scratch@0"}
-    assert _would_run(repro, report__seeds=seeds + [7]) == augmented | {"probe_real", "report"}
-    assert _would_run(repro, aug__arms=["dynamics", "ros"]) == {"probe_aug", "report"}
+    assert _would_run(repro, report__seeds=seeds + [7]) == augmented | {"probe_real", "report", "package"}
+    assert _would_run(repro, package__seed=seeds[-1]) == {"package"}
+    assert _would_run(repro, aug__arms=["dynamics", "ros"]) == {"probe_aug", "report", "package"}
 
 
 @pytest.mark.slow
