@@ -17,9 +17,11 @@ from ecgwm.core import config
 from ecgwm.core.errors import EcgwmError
 from ecgwm.core.io import atomic_path, read_json, run_stage
 from ecgwm.data import source
+from ecgwm.data.labels import SPLITS
 from ecgwm.data.mimic import read_record_list
 from ecgwm.data.table import RecordTable, label_set_keys, set_counts
 from ecgwm.deploy import card, classifier, predict
+from ecgwm.evaluate.predictions import output_folder
 from ecgwm.models.lejepa import load_world_model
 from ecgwm.report import ecg_figure
 from ecgwm.report.table1 import arm_key
@@ -53,8 +55,8 @@ def main() -> None:
     table = RecordTable.load(args.labels, args.qc)
     names = read_json(args.names)
     world, meta = load_world_model(args.world_model)
-    folder = args.probe_dir / ("real" if pk.arm == "real" else "aug") / pk.arm / f"seed-{pk.seed}"
-    saved = torch.load(folder / "probe.pt", map_location="cpu", weights_only=True)
+    saved = torch.load(output_folder(args.probe_dir, pk.arm, pk.seed) / "probe.pt", map_location="cpu",
+                       weights_only=True)
     probe_cfg = config.build(config.ProbeConfig, saved["config"], "probe")
     if saved["label_codes"] != table.codes:
         raise EcgwmError(f"{args.probe_dir}: the probe's labels differ from {args.labels} (re-run the probe stage)")
@@ -77,10 +79,10 @@ def main() -> None:
     src = source.read_source(args.cohort)
     frame = table.frame
     trained = {"source": src["source"], "n_records": len(table), "n_subjects": int(frame["subject_id"].nunique()),
-               "n_by_split": {s: int((table.split == s).sum()) for s in ("train", "val", "test")},
+               "n_by_split": {s: int((table.split == s).sum()) for s in SPLITS},
                "val_fold": cfg["icd"].val_fold, "test_fold": cfg["icd"].test_fold,
                "labels_md5": hashlib.md5(Path(args.labels).read_bytes()).hexdigest()}
-    key = arm_key(pk.arm) if pk.arm != "real" else "probe_real"
+    key = arm_key(pk.arm)
     text = card.card(doc, read_json(args.rows / f"{key}.json"), key, pd.read_csv(args.per_label), trained)
     with atomic_path(args.out) as tmp:
         classifier.save(tmp, doc)

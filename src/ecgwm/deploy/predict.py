@@ -13,7 +13,6 @@ rows of the output and counted on stderr.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -25,9 +24,8 @@ from tqdm import tqdm
 from ecgwm.core.errors import EcgwmError
 from ecgwm.core.io import atomic_path
 from ecgwm.data import ingest
+from ecgwm.data.batches import standardiser
 from ecgwm.deploy import classifier
-
-log = logging.getLogger("ecgwm.predict")
 
 
 def discover(inputs: list[Path]) -> list[Path]:
@@ -72,8 +70,7 @@ def predict(model: classifier.Classifier, doc: dict, records: list[Path], batch_
     """One row per record: path, status, reason, n_samples, p_<code>..., call_<code>...; records
     of one length share a batch (the embedding averages over however many windows a record has)."""
     sig = doc["signal"]
-    mean = np.asarray(sig["mean"], np.float32)[None, :, None]
-    std = np.asarray(sig["std"], np.float32)[None, :, None]
+    mean, std = standardiser(sig)
     codes = [lab["code"] for lab in doc["labels"]]
     thr = np.array([lab["threshold"] for lab in doc["labels"]])
     model = model.to(device)

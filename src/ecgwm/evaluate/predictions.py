@@ -15,6 +15,12 @@ from ecgwm.core.errors import EcgwmError
 FILE = "test_preds.parquet"
 
 
+def output_folder(probe_dir: Path, arm: str, seed: int) -> Path:
+    """Where the probe stages put one (arm, seed): <probe_dir>/real/real/seed-<s> for the real-only
+    probe (stage probe_real), <probe_dir>/aug/<arm>/seed-<s> for an augmented arm (stage probe_aug)."""
+    return Path(probe_dir) / ("real" if arm == "real" else "aug") / arm / f"seed-{seed}"
+
+
 def predictions_table(table: pd.DataFrame, rows: np.ndarray, prob: np.ndarray, codes: list[str]) -> pd.DataFrame:
     out = pd.DataFrame({"row": rows.astype(np.int64), "study_id": table["study_id"].to_numpy()[rows]})
     return pd.concat([out, pd.DataFrame(prob.astype(np.float32), columns=[f"p_{c}" for c in codes])], axis=1)

@@ -24,7 +24,7 @@ from ecgwm.core.errors import EcgwmError  # noqa: E402
 from ecgwm.core.io import atomic_path, read_json, write_json  # noqa: E402
 from ecgwm.data.table import exact_combination  # noqa: E402
 from ecgwm.evaluate import metrics, stats  # noqa: E402
-from ecgwm.evaluate.predictions import read_predictions  # noqa: E402
+from ecgwm.evaluate.predictions import output_folder, read_predictions  # noqa: E402
 
 log = logging.getLogger("ecgwm.report")
 
@@ -50,7 +50,8 @@ GAP = ("probe_aug", "probe_real", "finetuned_lejepa")
 
 
 def arm_key(arm: str) -> str:
-    return OURS if arm == "dynamics" else f"probe_{arm}"
+    """A probe arm's Table 1 key (metrics/rows/<key>.json); the real-only probe is the reference."""
+    return {"dynamics": OURS, "real": REFERENCE}.get(arm, f"probe_{arm}")
 
 
 def methods(arms: list[str]) -> tuple[Method, ...]:
@@ -93,8 +94,7 @@ def load_inputs(table: tuple[Method, ...], probe_dir: Path, finetune_dir: Path, 
             folders, used = [oracle_dir], [summary.get("seed")]
         else:
             if m.group == "probe":
-                group = "real" if m.run == "real" else "aug"
-                used, folders = probe_seeds, [probe_dir / group / m.run / f"seed-{s}" for s in probe_seeds]
+                used, folders = probe_seeds, [output_folder(probe_dir, m.run, s) for s in probe_seeds]
             else:
                 used, folders = finetune_seeds, [finetune_dir / f"{m.run}-{s}" for s in finetune_seeds]
         for f in folders:
