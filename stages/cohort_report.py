@@ -23,7 +23,7 @@ def main() -> None:
     for name in ("labels", "names", "pairs", "out", "actions_out"):
         ap.add_argument(name, type=Path)
     args = ap.parse_args()
-    _, cfg = config.load("icd", "aug")
+    _, cfg = config.load("icd", "pairs", "aug")
     synthetic = source.read_source(args.cohort)["source"] == "synthetic"
     pairs = pd.read_parquet(args.pairs)
     train_pairs = pairs[pairs["split"] == "train"].reset_index(drop=True)
@@ -33,7 +33,8 @@ def main() -> None:
     doc = cohort_report.describe(table, names, train_pairs, label_csv, latents, column=cfg["icd"].column,
                                  min_count=cfg["aug"].min_count, max_labels=cfg["aug"].max_labels)
     no_effect = cohort_report.labels_without_ecg_effect(table.codes) if synthetic else set()
-    acts = actions.describe(table, train_pairs, label_csv, latents, names["level"], no_effect)
+    acts = {"action": cfg["pairs"].action} | actions.describe(table, train_pairs, label_csv, latents, names["level"],
+                                                              no_effect)
     write_json(args.out, doc)
     write_json(args.actions_out, acts)
     logging.getLogger("ecgwm").info("actions: %s", acts)

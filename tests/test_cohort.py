@@ -133,6 +133,21 @@ def test_every_ecg_of_a_stay_carries_the_stays_codes(sim):
     assert rec.groupby(["subject_index", "occasion"])["all_diag_all"].nunique().max() <= 2  # ED vs ward lists
 
 
+def test_the_control_labels_each_ecg_with_what_it_shows(sim):
+    rec, lat = sim
+    ctl, ctl_lat = cohort.simulate(section("cohort", n_subjects=1500, labels="shown"), seed=0)
+    # the same records, folds, stays and ECG parameters: only the diagnosis lists differ
+    same = ["study_id", "subject_id", "ecg_time", "strat_fold", "ed_stay_id", "hosp_hadm_id", "ecg_taken_in_ed_or_hosp"]
+    pd.testing.assert_frame_equal(ctl[same], rec[same])
+    pd.testing.assert_frame_equal(ctl_lat, lat)
+    shown = [repr(list(c)) for c in lat["shown_codes"]]
+    for col in ("all_diag_all", "all_diag_hosp", "ed_diag_ed", "hosp_diag_hosp"):
+        assert ctl[col].tolist() == shown
+    # outpatient ECGs now carry labels too, and coded stays lose the codes their ECGs do not show
+    out = ~rec["ecg_taken_in_ed_or_hosp"]
+    assert (ctl.loc[out, "all_diag_all"] != "[]").any() and (ctl["all_diag_all"] != rec["all_diag_all"]).mean() > 0.3
+
+
 def test_under_coding_leaves_diseased_records_without_their_code(sim):
     rec, _ = sim
     stay = rec["ecg_taken_in_ed_or_hosp"].to_numpy()

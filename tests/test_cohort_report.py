@@ -27,7 +27,8 @@ def small():
     csv = rec.assign(file_name=rec["path"].str.split("/").str[-1])[cohort.LABEL_CSV_COLUMNS]
     df = pd.DataFrame({"study_id": rec["study_id"], "subject_id": rec["subject_id"],
                        "ecg_time": pd.to_datetime(rec["ecg_time"]), "fold": rec["strat_fold"],
-                       "codes": [labels.parse_code_list(v, "x") for v in rec["all_diag_all"]]})
+                       "codes": [labels.parse_code_list(v, "x") for v in rec["all_diag_all"]],
+                       "coded": rec["ecg_taken_in_ed_or_hosp"].to_numpy(bool)})
     table, names = labels.build(df, section("icd", top_k=30, min_count=5))
     pr = pairs.build(table, np.ones(len(table), bool), section("pairs"))
     return RecordTable(table, np.ones(len(table), bool)), names, pr, csv, lat

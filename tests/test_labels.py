@@ -145,3 +145,28 @@ def test_a_missing_fold_is_blamed_on_the_label_csv(tmp_path):
         labels.build(labels.read_label_csv(path, "all_diag_all"), section("icd", **ICD))
     with pytest.raises(EcgwmError, match="empty.csv: the label CSV has a header but no records"):
         labels.read_label_csv(_csv(tmp_path, [], name="empty.csv"), "all_diag_all")
+
+
+def test_coded_flag_from_the_ed_or_hosp_column_or_the_stay_ids(tmp_path):
+    df = pd.DataFrame(_rows(), columns=["study_id", "subject_id", "ecg_time", "all_diag_all", "strat_fold"])
+    flag = ["True", "False", "False", "1", "True", "0"]
+    df.assign(ecg_taken_in_ed_or_hosp=flag).to_csv(tmp_path / "a.csv", index=False)
+    out = labels.read_label_csv(tmp_path / "a.csv", "all_diag_all")
+    assert out["coded"].tolist() == [True, False, False, True, True, False]
+    table, _ = labels.build(out, section("icd", **ICD))
+    assert table.set_index("study_id")["coded"].to_dict() == {1: True, 2: False, 3: False, 4: True, 5: True, 6: False}
+    # without the flag: an ECG with an ED stay or admission id is coded
+    df.assign(ed_stay_id=[31, None, None, 32, None, None], hosp_hadm_id=[None, 21, None, None, None, None]).to_csv(
+        tmp_path / "b.csv", index=False)
+    assert labels.read_label_csv(tmp_path / "b.csv", "all_diag_all")["coded"].tolist() == [True, True, False, True,
+                                                                                           False, False]
+    # neither: every ECG counts as coded
+    assert labels.read_label_csv(_csv(tmp_path, _rows()), "all_diag_all")["coded"].all()
+
+
+def test_a_malformed_coded_flag_names_file_and_row(tmp_path):
+    df = pd.DataFrame(_rows(), columns=["study_id", "subject_id", "ecg_time", "all_diag_all", "strat_fold"])
+    df.assign(ecg_taken_in_ed_or_hosp=["True", "False", "maybe", "True", "True", "False"]).to_csv(
+        tmp_path / "c.csv", index=False)
+    with pytest.raises(EcgwmError, match=r"c.csv: row 4: ecg_taken_in_ed_or_hosp 'maybe'"):
+        labels.read_label_csv(tmp_path / "c.csv", "all_diag_all")

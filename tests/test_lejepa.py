@@ -36,6 +36,15 @@ def test_loss_is_the_lambda_mix_of_prediction_and_sigreg(lam):
     assert pred > 0.5 and sig > 5 * pred  # the two parts differ, so a swapped mix cannot pass
 
 
+def test_sum_prediction_term_is_the_squared_l2_norm_per_pair():
+    z_t, z_t1, z_hat = _z(d=16)
+    mean = WorldModelLoss(0.1, **SIG)(z_t, z_t1, z_hat, step=2)
+    total = WorldModelLoss(0.1, **SIG, pred_loss="sum")(z_t, z_t1, z_hat, step=2)
+    torch.testing.assert_close(total["pred"], (z_hat - z_t1).norm(dim=1).pow(2).mean())
+    torch.testing.assert_close(total["pred"], 16 * mean["pred"])
+    torch.testing.assert_close(total["sigreg"], mean["sigreg"])
+
+
 def _grads(lam):
     z_t, z_t1, z_hat = (t.clone().requires_grad_() for t in _z(1))
     WorldModelLoss(lam, **SIG)(z_t, z_t1, z_hat, step=3)["loss"].backward()

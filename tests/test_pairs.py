@@ -98,3 +98,47 @@ def test_the_pairs_stage_requires_training_and_validation_pairs():
         pairs.require_pairs(df[df["split"] != "train"])
     with pytest.raises(EcgwmError, match="zero val pairs \\(the world-model diagnostics needs them\\)"):
         pairs.require_pairs(df[df["split"] != "val"])
+
+
+def _coded_labels():
+    # subject 10: coded, uncoded, coded, uncoded; subject 12: uncoded, coded (labels A/B as _labels)
+    frame = _labels()
+    frame["coded"] = [True, False, True, False, False, True, True, True, True, True, True]
+    return frame
+
+
+def test_both_coded_pairs_skip_uncoded_ecgs():
+    df = pairs.build(_coded_labels(), np.ones(11, bool), section("pairs", action="both_coded"))
+    # subject 10 keeps rows 0 and 2 (row 1 uncoded); subject 12 has one coded record: no pair
+    assert df[["idx_t", "idx_t1"]].values.tolist() == [[0, 2], [9, 10], [10, 8]]
+    assert (df["label_t"] == df["idx_t"]).all() and (df["label_t1"] == df["idx_t1"]).all()
+
+
+def test_carry_gives_an_uncoded_ecg_the_last_codes_before_it():
+    frame = _coded_labels()
+    df = pairs.build(frame, np.ones(11, bool), section("pairs", action="carry"))
+    assert df[["idx_t", "idx_t1"]].values.tolist() == [[0, 1], [1, 2], [4, 5], [9, 10], [10, 8]]
+    # row 1 (uncoded) carries row 0's labels; row 4 has no coded ECG before it: the empty set
+    assert df[["label_t", "label_t1"]].values.tolist() == [[0, 0], [0, 2], [-1, 5], [9, 10], [10, 8]]
+    a = RecordTable(frame, np.ones(11, bool)).actions(df)
+    assert a.tolist() == [[0, 0], [1, -1], [1, 0], [0, 1], [-1, 0]]
+    # a QC-rejected coded ECG still lends its codes (the codes do not depend on the waveform)
+    valid = np.ones(11, bool)
+    valid[0] = False
+    df = pairs.build(frame, valid, section("pairs", action="carry"))
+    assert df[["idx_t", "idx_t1", "label_t", "label_t1"]].values.tolist()[0] == [1, 2, 0, 2]
+
+
+def test_paper_action_ignores_the_coded_flag_and_variants_need_it():
+    plain = pairs.build(_labels(), np.ones(11, bool), section("pairs"))
+    coded = pairs.build(_coded_labels(), np.ones(11, bool), section("pairs", action="paper"))
+    pd.testing.assert_frame_equal(plain, coded)
+    with pytest.raises(EcgwmError, match="pairs.action=carry needs the labels table's coded column"):
+        pairs.build(_labels(), np.ones(11, bool), section("pairs", action="carry"))
+
+
+def test_pairs_without_label_columns_are_refused(tmp_path):
+    df = pairs.build(_labels(), np.ones(11, bool), section("pairs")).drop(columns=["label_t"])
+    df.to_parquet(tmp_path / "old.parquet")
+    with pytest.raises(EcgwmError, match="no label_t column"):
+        pairs.read_pairs(tmp_path / "old.parquet", 11)

@@ -40,7 +40,7 @@ def _ddp_rank(rank: int, world: int, port: int, steps: int, batch: int) -> None:
     torch.manual_seed(0)
     model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(WorldModel(cfg["model"], 76).to(dev))
     ddp = DistributedDataParallel(model, device_ids=[rank])
-    crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max).to(dev)
+    crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max, pcfg.pred_loss).to(dev)
     opt = torch.optim.AdamW(ddp.parameters(), lr=pcfg.lr, fused=True)
     crop = int(round(pcfg.crop_s * 100))
     x_t, x_t1 = torch.randn(batch, 12, crop, device=dev), torch.randn(batch, 12, crop, device=dev)

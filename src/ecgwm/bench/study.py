@@ -169,7 +169,7 @@ def bench_paper(args: argparse.Namespace) -> None:
         dc = DeviceCache(str(cache_path), stats_doc, rt.device, torch.float16)
         torch.manual_seed(0)
         model = WorldModel(cfg["model"], P["labels"]).to(rt.device)
-        crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max).to(rt.device)
+        crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max, pcfg.pred_loss).to(rt.device)
         opt = runtime.adamw(model.parameters(), pcfg.lr, pcfg.weight_decay, rt.device)
 
         def step(b: int) -> None:

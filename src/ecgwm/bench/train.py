@@ -65,7 +65,7 @@ def bench_pretrain(args: argparse.Namespace) -> None:
 
         torch.manual_seed(0)
         model = WorldModel(mcfg, n_labels).to(rt.device)
-        crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max).to(rt.device)
+        crit = WorldModelLoss(pcfg.lam, pcfg.n_slices, pcfg.n_knots, pcfg.t_max, pcfg.pred_loss).to(rt.device)
         opt = runtime.adamw(model.parameters(), pcfg.lr, pcfg.weight_decay, rt.device)
         b = ds[0]
         x_t, x_t1, a = (b[k].to(rt.device) for k in ("x_t", "x_t1", "action"))
@@ -283,7 +283,7 @@ def isa_steps(params: str, steps: int) -> str:
     p = cfg["pretrain"]
     torch.manual_seed(0)
     model = WorldModel(cfg["model"], n_labels=76)
-    crit = WorldModelLoss(p.lam, p.n_slices, p.n_knots, p.t_max)
+    crit = WorldModelLoss(p.lam, p.n_slices, p.n_knots, p.t_max, p.pred_loss)
     opt = runtime.adamw(model.parameters(), p.lr, p.weight_decay, torch.device("cpu"))
     g = torch.Generator().manual_seed(1)
     x_t, x_t1 = torch.randn(32, 12, 250, generator=g), torch.randn(32, 12, 250, generator=g)

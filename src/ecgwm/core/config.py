@@ -101,6 +101,10 @@ class DataConfig:
                                  "MIMIC-IV-ECG tree and MIMIC-IV-ECG-ICD label CSV (they still name the synthetic cohort)")
 
 
+ACTIONS = ("paper", "both_coded", "carry")  # data/pairs.py
+COHORT_LABELS = ("coded", "shown")  # synth/cohort.py
+
+
 @dataclasses.dataclass(frozen=True)
 class CohortConfig:
     n_subjects: int  # patients
@@ -116,9 +120,11 @@ class CohortConfig:
     noise_scale: float  # multiplies the baseline wander, muscle and mains noise levels
     p_artefact: float  # share of records with an electrode pop or motion burst
     p_flat_lead: float  # share of records with a detached chest electrode (a flat lead that QC rejects)
+    labels: str  # coded: a stay's discharge codes (MIMIC-IV-ECG-ICD); shown: what each ECG shows (the positive control)
 
     def __post_init__(self) -> None:
         _check_positive("cohort.n_subjects", self.n_subjects)
+        _check_choice("cohort.labels", self.labels, COHORT_LABELS)
         for key in ("mean_occasions", "mean_stay_ecgs"):
             _check_finite(f"cohort.{key}", getattr(self, key))
             if getattr(self, key) < 1:
@@ -182,8 +188,10 @@ class SignalConfig:
 @dataclasses.dataclass(frozen=True)
 class PairsConfig:
     max_gap_days: Optional[float]  # null: every consecutive pair, whatever the gap
+    action: str  # paper | both_coded | carry (data/pairs.py: what each pair's action is)
 
     def __post_init__(self) -> None:
+        _check_choice("pairs.action", self.action, ACTIONS)
         if self.max_gap_days is not None:
             _check_nonneg("pairs.max_gap_days", self.max_gap_days)
 
@@ -231,8 +239,10 @@ class PretrainConfig:
     log_every: int  # steps between logged training points
     monitor_n: int  # validation pairs / training normals the per-epoch world-model monitor embeds
     monitor_sets: int  # most frequent label sets in the monitor's combination specificity and realism
+    pred_loss: str  # mean | sum: the prediction term averaged or summed over z's dimensions (docs/method.md)
 
     def __post_init__(self) -> None:
+        _check_choice("pretrain.pred_loss", self.pred_loss, ("mean", "sum"))
         for key in ("epochs", "batch_size", "lr", "crop_s", "embed_stride_s", "n_slices", "t_max", "log_every",
                     "monitor_n", "monitor_sets"):
             _check_positive(f"pretrain.{key}", getattr(self, key))

@@ -66,7 +66,7 @@ def read_label_csv(path: Path, column: str) -> pd.DataFrame:
         raise EcgwmError(f"{path}: row {i + 2}: ecg_time {df['ecg_time'].iloc[i]!r} is not a date-time")
     out = pd.DataFrame({
         "study_id": df["study_id"].astype(np.int64), "subject_id": df["subject_id"].astype(np.int64),
-        "ecg_time": times, "fold": df["strat_fold"].astype(np.int64), "codes": codes,
+        "ecg_time": times, "fold": df["strat_fold"].astype(np.int64), "codes": codes, "coded": coded_flags(df, path),
     })
     dup = out["study_id"].duplicated()
     if dup.any():
@@ -74,6 +74,30 @@ def read_label_csv(path: Path, column: str) -> pd.DataFrame:
         raise EcgwmError(f"{path}: row {i + 2}: study_id {out['study_id'].iloc[i]} appears twice")
     out.attrs["path"] = str(path)  # so later checks can blame the file, not params.yaml
     return out
+
+
+CODED_COLUMN = "ecg_taken_in_ed_or_hosp"
+STAY_COLUMNS = ("ed_stay_id", "ed_hadm_id", "hosp_hadm_id")
+_TRUE, _FALSE = {"true", "1", "1.0"}, {"false", "0", "0.0"}
+
+
+def coded_flags(df: pd.DataFrame, path: Path) -> np.ndarray:
+    """(N,) bool: the ECG was taken in an ED visit or an admission, so it carries that stay's codes;
+    an ECG outside a stay carries none (its empty list means "not coded", not "healthy").
+    From MIMIC-IV-ECG-ICD's ecg_taken_in_ed_or_hosp, else from its stay identifiers; a CSV with
+    neither counts every ECG as coded (pairs.action both_coded and carry then equal paper)."""
+    if CODED_COLUMN in df.columns:
+        text = df[CODED_COLUMN].astype(str).str.strip().str.lower()
+        bad = ~text.isin(_TRUE | _FALSE)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise EcgwmError(f"{path}: row {i + 2}: {CODED_COLUMN} {df[CODED_COLUMN].iloc[i]!r} is not True or False")
+        return text.isin(_TRUE).to_numpy()
+    present = [c for c in STAY_COLUMNS if c in df.columns]
+    if present:
+        return df[present].notna().any(axis=1).to_numpy()
+    log.warning("%s: neither %s nor stay identifiers; every ECG counts as coded", path, CODED_COLUMN)
+    return np.ones(len(df), bool)
 
 
 def check_subject_disjoint(df: pd.DataFrame) -> None:
@@ -140,7 +164,7 @@ def build(df: pd.DataFrame, cfg: IcdConfig) -> tuple[pd.DataFrame, dict]:
                 y[i, col[c]] = 1
     table = pd.DataFrame({
         "study_id": df["study_id"], "subject_id": df["subject_id"], "ecg_time": df["ecg_time"],
-        "fold": df["fold"], "split": split, "is_normal": ~y.any(axis=1),
+        "fold": df["fold"], "split": split, "is_normal": ~y.any(axis=1), "coded": df["coded"].to_numpy(bool),
     })
     table = pd.concat([table, pd.DataFrame(y, columns=[f"y_{c}" for c in chosen])], axis=1)
     names = {

@@ -43,8 +43,15 @@ def multi_hot(label_sets: LabelSets, n_labels: int) -> np.ndarray:
 
 
 def actions(y: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
-    """a_t = y_t+1 - y_t in {-1, 0, 1}^C of each pair (idx_t, idx_t1), (P, C) int8."""
-    return y[pairs["idx_t1"].to_numpy()].astype(np.int8) - y[pairs["idx_t"].to_numpy()].astype(np.int8)
+    """a_t = y_t+1 - y_t in {-1, 0, 1}^C of each pair, (P, C) int8. Each side's labels are those of
+    row label_t / label_t1 (data/pairs.py; -1: the empty set); a frame without those columns pairs
+    each ECG with its own labels (idx_t, idx_t1), the paper's action."""
+    def side(own: str, source: str) -> np.ndarray:
+        rows = pairs[source if source in pairs.columns else own].to_numpy()
+        out = y[np.maximum(rows, 0)].astype(np.int8)
+        out[rows < 0] = 0
+        return out
+    return side("idx_t1", "label_t1") - side("idx_t", "label_t")
 
 
 def exact_combination(y: np.ndarray, label_sets: LabelSets) -> np.ndarray:
@@ -92,7 +99,7 @@ def members_list(y: np.ndarray, rows: np.ndarray, label_sets: LabelSets) -> list
 
 @dataclasses.dataclass(frozen=True)
 class RecordTable:
-    frame: pd.DataFrame  # labels.parquet: study_id, subject_id, ecg_time, fold, split, is_normal, y_<code>...
+    frame: pd.DataFrame  # labels.parquet: study_id, subject_id, ecg_time, fold, split, is_normal, coded, y_<code>...
     usable: np.ndarray  # (N,) bool: QC accepted the record
 
     @classmethod

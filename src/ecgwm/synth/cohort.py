@@ -18,6 +18,9 @@ Disease and coding are separate processes, as in a hospital archive:
 - A disease shows on the ECG only in some patients (penetrance), at a patient-specific size, and
   paroxysmal ones only on some ECGs. Patients without any disease are not textbook-normal:
   their traits vary with age and sex, with normal variants, and every record has its own noise.
+- `cohort.labels: shown` (presets/control.yaml) replaces every ECG's lists with the codes of the
+  diseases that ECG shows: the same records, folds and waveforms, with labels that say what each
+  ECG shows, so that the action names what changed on the ECG (a positive control).
 
 Two passes. `simulate` draws every subject's occasions, diseases, codes and ECG parameters
 (cheap, no waveforms) and assigns stratified subject-level folds; `write` renders and writes the
@@ -509,6 +512,10 @@ def simulate(cfg: CohortConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     for v, dl in zip(visits, lists):
         by_subject.setdefault(v["subject_index"], set()).update(dl["all_diag_all"])
     folds = assign_folds(by_subject, rng)
+    if cfg.labels == "shown":
+        # the positive control: every ECG's diagnosis lists are the codes of the diseases it shows,
+        # drawn after the folds so that splits, pairs and waveforms equal the coded cohort's
+        lists = [{col: list(v["shown_codes"]) for col in dl} for v, dl in zip(visits, lists)]
 
     rows, lat = [], []
     for v, dl, study in zip(visits, lists, study_ids):

@@ -129,7 +129,7 @@ def train(inp: Inputs, mcfg: ModelConfig, cfg: PretrainConfig, seed: int, rt: ru
     steps_per_epoch = len(ds)
     total = steps_per_epoch * cfg.epochs
     model = build_model(mcfg, len(inp.label_codes), len(inp.stats["mean"]), seed).to(rt.device)
-    crit = WorldModelLoss(cfg.lam, cfg.n_slices, cfg.n_knots, cfg.t_max).to(rt.device)
+    crit = WorldModelLoss(cfg.lam, cfg.n_slices, cfg.n_knots, cfg.t_max, cfg.pred_loss).to(rt.device)
     opt = runtime.adamw(model.parameters(), cfg.lr, cfg.weight_decay, rt.device)
 
     fp = runtime.fingerprint(dataclasses.asdict(mcfg), dataclasses.asdict(cfg), seed, inp.cache_path,
