@@ -69,3 +69,52 @@ def test_the_machine_line_names_the_cpu_cores_and_a_reference_time():
 
     line = machine_line()
     assert line.startswith("machine: ") and " cores, torch " in line and "reference workload " in line
+
+
+def test_scaling_subsets_are_nested_whole_patients_of_at_least_the_size():
+    from ecgwm.bench.scaling import nested_subjects
+
+    train = pd.DataFrame({"subject_id": [1, 1, 1, 2, 3, 3, 4, 5, 5, 5, 5]})
+    masks = nested_subjects(train, [3, 6, 11, 12], seed=0)
+    assert set(masks) == {3, 6, 11}  # 12 pairs do not exist
+    for n, m in masks.items():
+        assert m.sum() >= n
+        chosen = set(train.loc[m, "subject_id"])
+        assert (train["subject_id"].isin(chosen) == m).all()  # whole patients
+    assert ((masks[3] <= masks[6]) & (masks[6] <= masks[11])).all() and masks[11].all()
+
+
+def test_scaling_extrapolation_is_log_linear_and_stays_in_range():
+    import numpy as np
+
+    from ecgwm.bench.scaling import extrapolate
+
+    sizes = [1_000, 10_000, 100_000]
+    assert extrapolate(sizes, [0.1, 0.2, 0.3], (-np.inf, 1.0), target=1_000_000) == pytest.approx(0.4)
+    assert extrapolate(sizes, [0.3, 0.6, 0.9], (-np.inf, 1.0), target=1_000_000) == 1.0
+
+
+def test_scaling_refit_learns_an_informative_action_and_not_a_shuffled_one():
+    import numpy as np
+    from conftest import section
+
+    from ecgwm.bench.scaling import Fit, refit
+    from ecgwm.world import diagnostics
+
+    rng = np.random.default_rng(0)
+    n, d, c = 3000, 64, 6
+    z = rng.normal(size=(2 * n, d)).astype(np.float32)
+    effect = rng.normal(size=(c, d)).astype(np.float32)
+    a = (rng.random((n, c)) < 0.2).astype(np.int8)
+    z[n:] = z[:n] + a @ effect + 0.3 * rng.normal(size=(n, d)).astype(np.float32)  # z_t+1 = z_t + effect of a
+    pr = pd.DataFrame({"idx_t": np.arange(n), "idx_t1": np.arange(n, 2 * n)})
+    tr, va = pr.iloc[:2500].reset_index(drop=True), pr.iloc[2500:].reset_index(drop=True)
+    mcfg = section("model", width=8, proj_hidden=16, z_dim=d, action_hidden=32, pred_hidden=64)
+    fit = Fit(max_steps=600, eval_every=50, patience=4)
+
+    def skill(actions):
+        model = refit(mcfg, z, tr, actions[:2500], va, a[2500:], fit, seed=0)
+        return diagnostics.pair_metrics(model, z[va["idx_t"]], z[va["idx_t1"]], a[2500:])["skill_vs_blind"]
+
+    assert skill(a) > 0.5
+    assert skill(a[rng.permutation(n)]) < 0.05

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ecgwm.bench import data, gpu, machine_line, study, train
+from ecgwm.bench import data, gpu, machine_line, scaling, study, train
 
 
 def main() -> None:
@@ -62,6 +62,21 @@ def main() -> None:
     e.add_argument("--combos", type=int, default=30)
     e.add_argument("--per-combo", type=int, default=32)
     e.add_argument("--world-model", default="data/world_model.pt")
+    w = target("scaling", scaling.bench_scaling, "world-model skill and specificity against the number of pairs")
+    w.add_argument("--model", default="data/world_model.pt", help="the frozen world model (the default run's)")
+    w.add_argument("--subjects", type=int, default=30_000, help="patients of the larger cohort (~3.4 records, ~2.1 training pairs each)")
+    w.add_argument("--seed", type=int, default=1, help="cohort seed (the default cohort is seed 0)")
+    w.add_argument("--sizes", type=int, nargs="+", default=[6_000, 12_000, 25_000, 60_000], help="training pairs")
+    w.add_argument("--kinds", nargs="+", default=["paper", "both_coded", "carry", "control"], choices=list(scaling.KINDS))
+    w.add_argument("--sets", type=int, default=16, help="most frequent label sets of the specificity")
+    w.add_argument("--normals", type=int, default=2000, help="normal records the synthetic shifts start from")
+    w.add_argument("--max-steps", type=int, default=6000)
+    w.add_argument("--work", default="data/bench/scaling", help="the embedded cohort, reused when present")
+    w.add_argument("--chunk", type=int, default=2500, help="patients written, ingested and embedded at a time")
+    w.add_argument("--workers", type=int, default=2)
+    w.add_argument("--threads", type=int, default=2)
+    w.add_argument("--out", default="plots/scaling", help="writes OUT.json and OUT.png")
+    w.add_argument("--append", action="store_true", help="keep OUT.json's rows of an earlier run of the same cohort")
     r = target("report", study.bench_report, "paired subject bootstrap of Table 1 (AUROC and AUPRC)")
     r.add_argument("--methods", type=int, default=10)
     r.add_argument("--seeds", type=int, default=3)

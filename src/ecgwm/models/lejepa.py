@@ -121,7 +121,8 @@ def load_world_model(path: Path) -> tuple[WorldModel, dict]:
     meta = {k: v for k, v in doc.items() if k not in PARTS}
     try:  # the saved config passes the same checks as params.yaml, so no reader re-checks it
         meta["model"] = build(ModelConfig, doc["config"]["model"], "model")
-        meta["pretrain"] = build(PretrainConfig, doc["config"]["pretrain"], "pretrain")
+        # models saved before pretrain.pred_loss existed were all trained with the mean
+        meta["pretrain"] = build(PretrainConfig, {"pred_loss": "mean", **doc["config"]["pretrain"]}, "pretrain")
     except EcgwmError as e:
         raise EcgwmError(f"{path}: its saved config does not validate: {e}") from e
     model = WorldModel(meta["model"], len(doc["label_codes"]), len(doc["signal"]["leads"]))
