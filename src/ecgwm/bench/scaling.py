@@ -175,7 +175,8 @@ def measure(model: WorldModel, z: np.ndarray, table: RecordTable, test: pd.DataF
 
 def nested_subjects(train: pd.DataFrame, sizes: list[int], seed: int) -> dict[int, np.ndarray]:
     """For each size, a boolean mask over `train` of whole patients (a random order shared by every
-    size, so the sets are nested) holding at least that many pairs; None when there are too few."""
+    size, so the sets are nested) holding at least that many pairs; a size with too few pairs in all
+    is left out."""
     subjects = np.random.default_rng([seed, 9]).permutation(train["subject_id"].unique())
     per = train.groupby("subject_id").size().reindex(subjects).to_numpy()
     reach = np.cumsum(per)

@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecgwm.data import labels
 from ecgwm.data.table import RecordTable
+from ecgwm.report import cohort_report
 from ecgwm.synth import oracle
 
 RIDGE = 1.0  # penalty of the R^2 fits, on standardised parameter changes and {-1, 0, 1} predictors
@@ -32,20 +34,15 @@ N_GROUPS = 5  # cross-fitting groups of subjects
 
 
 def _flags(table: RecordTable, label_csv: pd.DataFrame | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(coded, stay key) per record: coded = taken in an ED visit or admission; stay key NaN outside a stay."""
+    """(coded, stay key) per record: coded = taken in an ED visit or admission (labels.coded_flags);
+    stay key NaN outside a stay. None where the label CSV cannot say."""
     if label_csv is None:
         return None, None
+    keys = cohort_report.stay_keys(table, label_csv)
+    stay = None if keys is None else np.where(np.isnan(keys[1]), keys[0], keys[1])  # an admission, else the ED visit
     ids = label_csv.set_index("study_id").reindex(table.frame["study_id"].to_numpy())
-    stay = None
-    if {"ed_stay_id", "hosp_hadm_id", "ed_hadm_id"} <= set(ids.columns):
-        hadm = pd.to_numeric(ids["hosp_hadm_id"], errors="coerce").fillna(pd.to_numeric(ids["ed_hadm_id"], errors="coerce"))
-        ed = pd.to_numeric(ids["ed_stay_id"], errors="coerce")
-        stay = hadm.fillna(ed).to_numpy(float)  # an admission, or an ED visit without one
-    if "ecg_taken_in_ed_or_hosp" in ids.columns:
-        coded = ids["ecg_taken_in_ed_or_hosp"].astype(str).str.lower().isin(["true", "1"]).to_numpy()
-    else:
-        coded = ~np.isnan(stay) if stay is not None else None
-    return coded, stay
+    known = labels.CODED_COLUMN in ids.columns or keys is not None
+    return (labels.coded_flags(ids, "label CSV") if known else None), stay
 
 
 def shown_labels(table: RecordTable, latents: pd.DataFrame, level: int) -> np.ndarray:

@@ -59,7 +59,7 @@ TARGETS = {  # issue 12: the benchmark's question must not be trivial
 }
 
 
-STAY_COLUMNS = ("ed_stay_id", "ed_hadm_id", "hosp_hadm_id", "ecg_taken_in_ed_or_hosp")
+STAY_COLUMNS = (*labels.STAY_COLUMNS, labels.CODED_COLUMN)
 
 
 def read_label_csv(path: str | Path, column: str) -> pd.DataFrame:
@@ -150,7 +150,7 @@ def combination_statistics(table: RecordTable, min_count: int, max_labels: int) 
     }
 
 
-def _stay_keys(table: RecordTable, label_csv: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray] | None:
+def stay_keys(table: RecordTable, label_csv: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray] | None:
     """(ED stay id, admission id) per table row, NaN outside a stay; None when the CSV has no stay columns."""
     if label_csv is None or not all(c in label_csv.columns for c in STAY_COLUMNS[:3]):
         return None
@@ -162,7 +162,7 @@ def _stay_keys(table: RecordTable, label_csv: pd.DataFrame | None) -> tuple[np.n
 
 
 def _in_stay(table: RecordTable, label_csv: pd.DataFrame | None) -> np.ndarray | None:
-    keys = _stay_keys(table, label_csv)
+    keys = stay_keys(table, label_csv)
     return None if keys is None else ~np.isnan(keys[0]) | ~np.isnan(keys[1])
 
 
@@ -176,7 +176,7 @@ def pair_statistics(table: RecordTable, pairs: pd.DataFrame, label_csv: pd.DataF
         "within_stay_fraction": None,
         "zero_action_fraction_between_stays": None,
     }
-    keys = _stay_keys(table, label_csv)
+    keys = stay_keys(table, label_csv)
     if keys is not None and len(pairs):
         ed, hadm = keys
         same = ((ed[t] == ed[t1]) & ~np.isnan(ed[t])) | ((hadm[t] == hadm[t1]) & ~np.isnan(hadm[t]))
