@@ -44,3 +44,22 @@ def test_auroc_small_cases_by_hand():
 def test_all_degenerate_gives_nan():
     m = macro_auroc(np.ones((10, 2), int), np.random.default_rng(0).random((10, 2)))
     assert np.isnan(m.macro) and m.n_evaluated == 0 and m.skipped == [0, 1] and np.isnan(m.per_label).all()
+
+
+def test_point_auroc_is_the_tie_group_auroc_to_the_bit():
+    """The mid-rank point estimate (early stopping's) and the tie-group one (the bootstrap's) agree
+    exactly, ties within and across classes, float32 and float64, degenerate labels NaN."""
+    from ecgwm.evaluate.metrics import _point_auroc, scores
+
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        n, c = int(rng.integers(1, 200)), int(rng.integers(1, 6))
+        y = (rng.random((n, c)) < rng.random()).astype(int)
+        p = np.round(rng.random((n, c)), int(rng.integers(1, 4))).astype(rng.choice([np.float32, np.float64]))
+        np.testing.assert_array_equal(_point_auroc(y, p), scores(y, p, None, ("auroc",))["auroc"][0])
+    y, p = _fixed()
+    assert np.isnan(_point_auroc(y, p)[3:]).all()
+    with pytest.raises(ValueError, match="finite"):
+        _point_auroc(y, np.where(y, np.nan, p))
+    with pytest.raises(ValueError, match="shape"):
+        _point_auroc(y, p[:, :2])

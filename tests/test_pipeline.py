@@ -230,3 +230,24 @@ def test_dvc_sees_edits_to_real_data_and_reruns_exactly_the_readers(mimic_repo):
     assert ran == {"waveforms"}
     qc = pd.read_csv(repo / "data/waveforms_qc.csv")
     assert qc["reason"].str.startswith("checksum mismatch").sum() == 1  # the edit broke the header's checksum
+
+
+@pytest.mark.slow
+def test_forked_probe_workers_give_the_stage_the_same_probes_as_one_process(repro):
+    """The probe stage ran its jobs in forked single-threaded workers (--workers: the cores); the same
+    jobs in this one process, in turn, give the same weights and test probabilities to the bit."""
+    code = """
+import sys, torch
+from ecgwm.core import config
+from ecgwm.train import probe
+_, cfg = config.load("probe", "aug", "report")
+src = probe.Sources("data/embeddings.npy", "data/labels.parquet", "data/waveforms_qc.csv", "data/combos.parquet",
+                    "data/world_model.pt", cfg["probe"], cfg["aug"])
+seed = cfg["report"].seeds[-1]
+for r in probe.run_jobs(src, [("dynamics", seed), ("smote", seed)], workers=1):
+    saved = torch.load(f"data/probe/aug/{r['arm']}/seed-{seed}/probe.pt", weights_only=True)["state_dict"]
+    same = all(torch.equal(saved[k], v) for k, v in r["state_dict"].items())
+    print(r["arm"], same, "torch._dynamo" in sys.modules)
+"""
+    out = run(["python", "-c", code], repro).stdout.split()
+    assert out == ["dynamics", "True", "False", "smote", "True", "False"]

@@ -10,7 +10,7 @@ from conftest import section
 from torch.nn import functional as F
 
 from ecgwm.core.errors import EcgwmError
-from ecgwm.core.runtime import Runtime
+from ecgwm.core.runtime import FusedAdamW, Runtime
 from ecgwm.models.probe import MlpProbe, build_probe
 from ecgwm.train import probe
 from ecgwm.train.losses import pos_weight
@@ -39,21 +39,21 @@ def _data(rng, n=400, c=3, n_aug=300, w_aug=0.3):
     return d
 
 
-class _Recorder(torch.optim.AdamW):
-    """AdamW that records, at every step, the parameters it is about to update and their gradients."""
+class _Recorder(FusedAdamW):
+    """The probe's AdamW, recording at every step the parameters it is about to update and their gradients."""
 
     steps: list = []
 
-    def step(self, closure=None):
-        params = [p for g in self.param_groups for p in g["params"]]
-        type(self).steps.append(([p.detach().clone() for p in params], [p.grad.detach().clone() for p in params]))
-        return super().step(closure)
+    def step(self):
+        type(self).steps.append(([p.detach().clone() for p in self.params],
+                                 [p.grad.detach().clone() for p in self.params]))
+        return super().step()
 
 
 @pytest.fixture
 def recorder(monkeypatch):
     monkeypatch.setattr(_Recorder, "steps", [])
-    monkeypatch.setattr(torch.optim, "AdamW", _Recorder)
+    monkeypatch.setattr(probe, "FusedAdamW", _Recorder)
     return _Recorder
 
 

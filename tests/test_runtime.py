@@ -67,3 +67,35 @@ def test_nan_is_never_the_best():
     m = _model()
     assert not stop.update(0.5, 0, m)
     assert stop.update(math.nan, 1, m) and stop.best == 0.5 and stop.best_at == 0
+
+
+def test_fused_adamw_is_torch_adamw_to_the_bit():
+    from ecgwm.core.runtime import FusedAdamW
+    from ecgwm.models.probe import MlpProbe
+
+    torch.manual_seed(0)
+    a, b = MlpProbe(16, 5, 8, 1, 2), MlpProbe(16, 5, 8, 1, 2)
+    b.load_state_dict(a.state_dict())
+    ours, theirs = FusedAdamW(b.parameters(), 1e-2, 0.01), torch.optim.AdamW(a.parameters(), 1e-2, weight_decay=0.01,
+                                                                              fused=True)
+    x = torch.randn(64, 16)
+    for step in range(20):
+        for model, opt in ((a, theirs), (b, ours)):
+            opt.param_groups[0]["lr"] = 1e-2 * (1 - step / 20)  # the probe's schedule sets it each step
+            opt.zero_grad(set_to_none=True)
+            model(x).pow(2).mean().backward()
+            opt.step()
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not torch.equal(a.inp.weight, MlpProbe(16, 5, 8, 1, 2).inp.weight)  # it did train
+
+
+def test_fused_adamw_does_not_import_dynamo():
+    """The point of it: torch.optim's first step imports torch._dynamo (seconds per probe worker)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from ecgwm.core.runtime import FusedAdamW; m = torch.nn.Linear(3, 1); "
+            "o = FusedAdamW(m.parameters(), 0.1, 0.0); m(torch.ones(2, 3)).sum().backward(); o.step(); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -102,6 +102,8 @@ def bench_stages(args: argparse.Namespace) -> None:
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         rows = [line.split("\t") for line in (work / "timings.tsv").read_text().splitlines()]
         ran = ", ".join(f"{Path(r[0].split()[0]).stem} {float(r[2]):.1f} s" for r in rows)
+        if not any(Path(r[0].split()[0]).stem == "probe" for r in rows):  # a shared --cache had this run already
+            ran += "; no probe stage ran: DVC's run cache answered, so this is not a measurement"
         print(f"dvc exp run -S aug.w_aug=0.5: {t[0]:.0f} s = {100 * t[0] / total:.1f} % of the full repro "
               f"({ran}; DVC itself {t[0] - sum(float(r[2]) for r in rows):.1f} s)")
         if args.keep:

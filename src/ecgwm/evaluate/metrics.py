@@ -103,7 +103,41 @@ def auroc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, keep: np.nd
     y (n, C) {0, 1}, p (n, C), w (B, n) (default: one replicate of ones = the point estimate);
     keep (n, C) bool restricts label c to the records kept for it. NaN where no positive or no negative weight.
     """
+    if w is None and keep is None:
+        return _point_auroc(y, p)[None]
     return scores(y, p, w, ("auroc",), keep)["auroc"]
+
+
+def _point_auroc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """(C,) unweighted AUROC of every label from mid-ranks, all labels in one sort: the point estimate
+    that early stopping asks for at every evaluation, four times faster than the tie groups above. The
+    same number to the bit: U = (sum of the positives' mid-ranks) - P(P+1)/2 counts a tied pair 1/2, as
+    the tie groups do, both are exact in float64 (half-integers), and so is P * N."""
+    y = np.asarray(y).astype(bool)
+    p = np.asarray(p)
+    if p.shape != y.shape:
+        raise ValueError(f"predictions {p.shape} and labels {y.shape} differ in shape")
+    if not np.isfinite(p).all():
+        raise ValueError("predictions must be finite")
+    n = len(p)
+    pt = np.ascontiguousarray(p.T)  # (C, n): each label's scores contiguous for the sort
+    order = np.argsort(pt, axis=1)  # any order within ties: they share one mid-rank
+    s = np.take_along_axis(pt, order, 1)  # (C, n) ascending
+    i = np.arange(n)
+    starts = np.ones(s.shape, bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]  # a tie group begins
+    ends = np.ones(s.shape, bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, i, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, i, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(s.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, 1)  # 1-based mid-ranks
+    ranks = ranks.T
+    n_pos = y.sum(0).astype(np.float64)
+    n_neg = n - n_pos
+    u = np.where(y, ranks, 0.0).sum(0) - n_pos * (n_pos + 1) / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
 
 
 def auprc(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None, keep: np.ndarray | None = None) -> np.ndarray:

@@ -33,10 +33,10 @@ def draw(x: np.ndarray, leads: list[str], fs: float, title: str, out_png: Path) 
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
     top, bottom = 0.5 * ROW_MV, -(rows - 0.5) * ROW_MV
     for step, colour, lw in ((0.04, "#f7c6c6", 0.3), (0.2, "#ee8e8e", 0.6)):  # 1 mm and 5 mm squares
-        for t in np.arange(0, width_s + 1e-9, step):
-            ax.axvline(t, color=colour, lw=lw, zorder=0)
-        for v in np.arange(bottom, top + 1e-9, step * MM_PER_S / MM_PER_MV):
-            ax.axhline(v, color=colour, lw=lw, zorder=0)
+        # one collection per grid, not one artist per line: 600 artists took 0.6 s a figure
+        ax.vlines(np.arange(0, width_s + 1e-9, step), bottom, top, colors=colour, lw=lw, zorder=0)
+        ax.hlines(np.arange(bottom, top + 1e-9, step * MM_PER_S / MM_PER_MV), 0, width_s, colors=colour, lw=lw,
+                  zorder=0)
     t = np.arange(x.shape[1]) / fs
     for r, names in enumerate(GRID):
         base = -r * ROW_MV
