@@ -207,7 +207,9 @@ def _one_thread() -> None:
 def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int) -> list[dict]:
     """Every (arm, seed) job, results in job order. On CPU with workers > 1, the jobs run in worker
     processes of one thread each: small probes use one core well and two poorly, and a job's result
-    then does not depend on how many workers there are. On CUDA, one process in turn."""
+    then does not depend on how many workers there are. On CUDA, one process in turn. On Linux the
+    workers are forked from the calling process: call it before that process runs torch on several
+    threads (the probe stage calls it first thing)."""
     import concurrent.futures as cf
     import multiprocessing as mp
     import sys
