@@ -28,8 +28,11 @@ def main() -> None:
             records, latents = cohort.simulate(cfg["cohort"], seed)
             rate = cohort.write(tmp, records, latents, seed, args.workers)
             logging.getLogger("ecgwm").info("wrote %d synthetic records (%.0f records/s)", len(records), rate)
+            # the params the tree was drawn with: a tree from other params then differs from the lock here,
+            # so DVC re-runs this stage rather than take a stale tree for the locked one (dvc.yaml)
             doc = {"source": "synthetic", "n_records": int(len(records)),
-                   "n_subjects": int(records["subject_id"].nunique())}
+                   "n_subjects": int(records["subject_id"].nunique()),
+                   "drawn_with": {"seed": seed, "cohort": config.as_dict(cfg["cohort"]), "icd_column": cfg["icd"].column}}
         else:
             doc = source.validate_real(cfg["data"], cfg["icd"].column)
             # no ground truth for real ECGs; the empty file keeps the readers' dependency the same for both sources

@@ -43,7 +43,7 @@ def main() -> None:
                         str(args.combos) if args.combos else None,
                         str(args.world_model) if args.world_model else None, cfg["probe"], cfg["aug"])
     jobs = [(arm, seed) for arm in arms for seed in cfg["report"].seeds]
-    results = probe.run_jobs(src, jobs, args.workers)
+    results = probe.run_jobs(src, jobs, args.workers, fork=True)  # no torch work has run in this process yet
     table = RecordTable.load(args.labels, args.qc)
     live = open_live(args.live)
     with atomic_path(args.out) as tmp:

@@ -105,7 +105,9 @@ def test_the_record_tree_is_walked_once():
     touching = {name for name, s in stages.items()
                 for p in _paths(s.get("deps")) + _paths(s.get("outs")) if p.rstrip("/").endswith(("/files", "data/cohort"))}
     assert touching == {"waveforms"}
-    assert _paths(stages["cohort"]["outs"]) == ["data/cohort/source.json", "data/cohort/latents.parquet"]
+    outs = stages["cohort"]["outs"]
+    assert _paths(outs) == ["data/cohort/source.json", "data/cohort/latents.parquet"]
+    assert all(next(iter(o.values())) == {"cache": False, "persist": True} for o in outs)  # no run-cache restore
     # the stages that read the rest of the tree are ordered after the cohort stage through one of its outputs
     for name in ("icd_map", "cohort_report", "package"):
         assert "data/cohort/source.json" in _paths(stages[name]["deps"]), name

@@ -251,3 +251,21 @@ for r in probe.run_jobs(src, [("dynamics", seed), ("smote", seed)], workers=1):
 """
     out = run(["python", "-c", code], repro).stdout.split()
     assert out == ["dynamics", "True", "False", "smote", "True", "False"]
+
+
+@pytest.mark.slow
+def test_a_tree_drawn_with_other_params_is_never_taken_for_the_locked_one(repro):
+    """The cohort stage declares two small files, not its tree. After a run with other cohort params
+    (here labels: shown, whose source.json would otherwise equal the default's byte for byte), going
+    back to the committed params and lock shows the cohort stage as changed, and repro really runs it
+    (no run-cache restore of the two files over a stale tree)."""
+    labels = repro / "data/cohort/records_w_diag_icd10.csv"
+    before = labels.read_bytes()
+    set_params(repro, cohort={"labels": "shown"})
+    run(["dvc", "repro", "cohort"], repro)
+    assert labels.read_bytes() != before
+    run(["git", "checkout", "HEAD", "--", "params.yaml", "dvc.lock"], repro)  # HEAD: repro staged the lock
+    assert "data/cohort/source.json" in run(["dvc", "status", "cohort"], repro).stdout
+    out = run(["dvc", "repro", "cohort"], repro).stdout
+    assert "Running stage 'cohort'" in out and labels.read_bytes() == before
+    assert "cohort" not in run(["dvc", "status"], repro).stdout

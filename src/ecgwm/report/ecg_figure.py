@@ -33,7 +33,7 @@ def draw(x: np.ndarray, leads: list[str], fs: float, title: str, out_png: Path) 
     fig, ax = plt.subplots(figsize=(fig_w, fig_h))
     top, bottom = 0.5 * ROW_MV, -(rows - 0.5) * ROW_MV
     for step, colour, lw in ((0.04, "#f7c6c6", 0.3), (0.2, "#ee8e8e", 0.6)):  # 1 mm and 5 mm squares
-        # one collection per grid, not one artist per line: 600 artists took 0.6 s a figure
+        # a collection per direction and grid, not an artist per line (448 lines, 0.2 s of a figure)
         ax.vlines(np.arange(0, width_s + 1e-9, step), bottom, top, colors=colour, lw=lw, zorder=0)
         ax.hlines(np.arange(bottom, top + 1e-9, step * MM_PER_S / MM_PER_MV), 0, width_s, colors=colour, lw=lw,
                   zorder=0)

@@ -204,34 +204,40 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int) -> list[dict]:
+def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int, fork: bool = False) -> list[dict]:
     """Every (arm, seed) job, results in job order. On CPU with workers > 1, the jobs run in worker
     processes of one thread each: small probes use one core well and two poorly, and a job's result
-    then does not depend on how many workers there are. On CUDA, one process in turn. On Linux the
-    workers are forked from the calling process: call it before that process runs torch on several
-    threads (the probe stage calls it first thing)."""
+    then does not depend on how many workers there are. On CUDA, one process in turn.
+
+    fork=True (the probe stage, which calls this before any other torch work): on Linux the workers
+    are forked from this process once it has loaded the sources, so they start at once (a spawned
+    worker re-imports torch and reloads everything, 2-3 s each). That is safe only in a process that
+    has run no torch op on several threads (a forked child of a process that ran an OpenMP region on
+    several threads can hang), hence opt-in; otherwise, and on macOS and Windows, spawn."""
     import concurrent.futures as cf
     import multiprocessing as mp
     import sys
 
     from ecgwm.core.runtime import setup
 
+    if not jobs:
+        return []
     on_cuda = setup(src.probe.device, bf16=False).device.type == "cuda"
-    if not on_cuda:
-        _one_thread()  # a worker's arithmetic, so the result does not depend on the number of workers
-    if on_cuda or workers <= 1:
+    if on_cuda:
         return [run_job(src, arm, seed) for arm, seed in tqdm(jobs, desc="probes", unit="probe")]
-    # On Linux the workers are forked from this process after it has loaded the sources once: they start
-    # at once (a spawned worker re-imports torch and reloads everything, 2-3 s each). Forking is safe here
-    # because this process has run no torch op on more than one thread (the line above comes first; a
-    # forked child of a process that ran an OpenMP region on several threads can hang). Elsewhere (macOS,
-    # Windows), spawn.
-    method = "fork" if sys.platform == "linux" else "spawn"
-    if method == "fork":
-        _load(src)
-    with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context(method),
-                                initializer=_one_thread) as pool:
-        futures = [pool.submit(run_job, src, arm, seed) for arm, seed in jobs]
-        for _ in tqdm(cf.as_completed(futures), total=len(futures), desc="probes", unit="probe"):
-            pass
-        return [f.result() for f in futures]
+    threads = torch.get_num_threads()
+    _one_thread()  # a worker's arithmetic, so the result does not depend on the number of workers
+    try:
+        if workers <= 1:
+            return [run_job(src, arm, seed) for arm, seed in tqdm(jobs, desc="probes", unit="probe")]
+        method = "fork" if fork and sys.platform == "linux" else "spawn"
+        if method == "fork":
+            _load(src)  # once, here; the forked workers share it
+        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context(method),
+                                    initializer=_one_thread) as pool:
+            futures = [pool.submit(run_job, src, arm, seed) for arm, seed in jobs]
+            for _ in tqdm(cf.as_completed(futures), total=len(futures), desc="probes", unit="probe"):
+                pass
+            return [f.result() for f in futures]
+    finally:
+        torch.set_num_threads(threads)
