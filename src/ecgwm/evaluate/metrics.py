@@ -38,8 +38,6 @@ class _Sorted:
     """
 
     def __init__(self, y: np.ndarray, p: np.ndarray, labels: np.ndarray, keep: np.ndarray | None):
-        if not np.isfinite(p).all():
-            raise ValueError("predictions must be finite")
         self.labels = np.flatnonzero(labels)
         self.items = []
         n = len(y)
@@ -79,12 +77,20 @@ def _block_scores(s: _Sorted, wt: np.ndarray, metrics: Sequence[str], n_labels: 
     return out
 
 
-def scores(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, metrics: Sequence[str],
-            keep: np.ndarray | None = None, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _checked(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y as bool, p): the same shape, every prediction finite."""
     y = np.asarray(y).astype(bool)
     p = np.asarray(p)
     if p.shape != y.shape:
         raise ValueError(f"predictions {p.shape} and labels {y.shape} differ in shape")
+    if not np.isfinite(p).all():
+        raise ValueError("predictions must be finite")
+    return y, p
+
+
+def scores(y: np.ndarray, p: np.ndarray, w: np.ndarray | None, metrics: Sequence[str],
+            keep: np.ndarray | None = None, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    y, p = _checked(y, p)
     unknown = set(metrics) - set(METRICS)
     if unknown:
         raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {METRICS}")
@@ -113,12 +119,7 @@ def _point_auroc(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     that early stopping asks for at every evaluation, four times faster than the tie groups above. The
     same number to the bit: U = (sum of the positives' mid-ranks) - P(P+1)/2 counts a tied pair 1/2, as
     the tie groups do, both are exact in float64 (half-integers), and so is P * N."""
-    y = np.asarray(y).astype(bool)
-    p = np.asarray(p)
-    if p.shape != y.shape:
-        raise ValueError(f"predictions {p.shape} and labels {y.shape} differ in shape")
-    if not np.isfinite(p).all():
-        raise ValueError("predictions must be finite")
+    y, p = _checked(y, p)
     n = len(p)
     pt = np.ascontiguousarray(p.T)  # (C, n): each label's scores contiguous for the sort
     order = np.argsort(pt, axis=1)  # any order within ties: they share one mid-rank
