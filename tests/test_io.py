@@ -1,5 +1,6 @@
 """Atomic outputs leave no litter, even after a kill -9; OS errors in a stage are one line."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -77,6 +78,21 @@ def _stage(tmp_path, body: str) -> subprocess.CompletedProcess:
                       "def main():\n" + textwrap.indent(textwrap.dedent(body), "    ") + "\nrun_stage(main)\n")
     return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env(), capture_output=True, text=True,
                           timeout=60)
+
+
+def test_a_stage_run_as_the_program_skips_the_exit_collection_and_a_called_one_does_not(tmp_path):
+    # the program's own stage: frozen before exit (atexit handlers run after it)
+    p = _stage(tmp_path, 'import atexit, gc\natexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))')
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "frozen True"
+    # a stage's main called from a process that goes on (the in-process stage tests): nothing frozen
+    before = gc.get_freeze_count()
+    io.run_stage(lambda: None)
+    assert gc.get_freeze_count() == before
+    # and a failing stage exits without it
+    p = _stage(tmp_path, 'import atexit, gc\natexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))\n'
+                         'from ecgwm.core.errors import EcgwmError\nraise EcgwmError("no")')
+    assert p.returncode == 1 and p.stdout.strip() == "frozen False"
 
 
 def _one_error_line(p) -> str:
