@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from helpers import env
@@ -80,15 +81,21 @@ def _stage(tmp_path, body: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
-def test_a_stage_run_as_the_program_skips_the_exit_collection_and_a_called_one_does_not(tmp_path):
+def test_a_stage_run_as_the_program_freezes_the_heap_before_exit_and_a_called_one_does_not(tmp_path, monkeypatch):
     # the program's own stage: frozen before exit (atexit handlers run after it)
     p = _stage(tmp_path, 'import atexit, gc\natexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))')
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "frozen True"
     # a stage's main called from a process that goes on (the in-process stage tests): nothing frozen
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(io.TIMINGS_ENV, raising=False)
     before = gc.get_freeze_count()
-    io.run_stage(lambda: None)
-    assert gc.get_freeze_count() == before
+    try:
+        io.run_stage(lambda: None)
+        assert gc.get_freeze_count() == before
+    finally:
+        if gc.get_freeze_count() != before:
+            gc.unfreeze()  # leave this test process as it was, whatever the outcome
     # and a failing stage exits without it
     p = _stage(tmp_path, 'import atexit, gc\natexit.register(lambda: print("frozen", gc.get_freeze_count() > 0))\n'
                          'from ecgwm.core.errors import EcgwmError\nraise EcgwmError("no")')
@@ -165,3 +172,16 @@ def test_the_sweep_removes_dead_temps_beside_every_dvc_output_and_nothing_else(t
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [".hidden", f".live.npy.tmp-{live}"]
     assert (tmp_path / "elsewhere" / f".embeddings.npy.tmp-{dead}").exists()  # not an output folder
     assert io.sweep_stale_temps(tmp_path / "no-repo-here") == []
+
+
+def test_a_stage_records_its_process_age_to_the_tick(tmp_path):
+    """The benchmarks' per-stage time is the process's age: never more than the wall time measured
+    around it (psutil's create_time, from a boot time in whole seconds, was up to a second more)."""
+    code = "import time; time.sleep(0.3); from ecgwm.core.io import process_age; print(process_age())"
+    for _ in range(3):
+        t0 = time.time()
+        p = subprocess.run([sys.executable, "-c", code], env=env(), capture_output=True, text=True, timeout=60)
+        wall = time.time() - t0
+        assert p.returncode == 0, p.stderr
+        age = float(p.stdout)
+        assert 0.3 <= age <= wall + 0.011, (age, wall)  # + one 10 ms clock tick
