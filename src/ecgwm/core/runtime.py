@@ -74,7 +74,8 @@ class FusedAdamW:
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.steps = [torch.zeros((), dtype=torch.float32, device=p.device) for p in self.params]
 
-    def zero_grad(self, set_to_none: bool = True) -> None:
+    def zero_grad(self) -> None:
+        """Gradients to None (torch's default, set_to_none=True)."""
         for p in self.params:
             p.grad = None
 

@@ -122,7 +122,7 @@ def train_probe(data: ProbeData, cfg: ProbeConfig, seed: int, rt: Runtime, live_
             g["lr"] = cosine_lr(step, cfg)
         # index_select, not x[idx]: the same rows, a third of the time on CPU
         loss = weighted_bce(model(x.index_select(0, idx)), y.index_select(0, idx), w.index_select(0, idx), pw)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
         loss_sum += loss.detach()
