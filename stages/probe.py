@@ -43,11 +43,13 @@ def main() -> None:
                         str(args.combos) if args.combos else None,
                         str(args.world_model) if args.world_model else None, cfg["probe"], cfg["aug"])
     jobs = [(arm, seed) for arm in arms for seed in cfg["report"].seeds]
-    results = probe.run_jobs(src, jobs, args.workers, fork=True)  # no torch work has run in this process yet
-    table = RecordTable.load(args.labels, args.qc)
-    live = open_live(args.live)
+    table, live = None, None
     with atomic_path(args.out) as tmp:
-        for r in results:
+        # no torch work has run in this process yet, so the workers can be forked; each result is
+        # written while later jobs still run, and so is the DVCLive run opened (0.4 s: it builds a DVC repo)
+        for r in probe.run_jobs(src, jobs, args.workers, fork=True):
+            if table is None:
+                table, live = RecordTable.load(args.labels, args.qc), open_live(args.live)
             out = tmp / r["arm"] / f"seed-{r['seed']}"
             out.mkdir(parents=True)
             torch.save({"state_dict": r["state_dict"], "config": dataclasses.asdict(cfg["probe"]),

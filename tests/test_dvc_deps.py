@@ -109,5 +109,5 @@ def test_the_record_tree_is_walked_once():
     assert _paths(outs) == ["data/cohort/source.json", "data/cohort/latents.parquet"]
     assert all(next(iter(o.values())) == {"cache": False, "persist": True} for o in outs)  # no run-cache restore
     # the stages that read the rest of the tree are ordered after the cohort stage through one of its outputs
-    for name in ("icd_map", "cohort_report", "package"):
+    for name in ("icd_map", "cohort_report", "report"):
         assert "data/cohort/source.json" in _paths(stages[name]["deps"]), name

@@ -185,3 +185,18 @@ def test_a_stage_records_its_process_age_to_the_tick(tmp_path):
         assert p.returncode == 0, p.stderr
         age = float(p.stdout)
         assert 0.3 <= age <= wall + 0.011, (age, wall)  # + one 10 ms clock tick
+
+
+def _mark():
+    return getattr(io, "MARK", None), os.getpid()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_a_forked_pool_starts_from_this_process_and_a_spawned_one_afresh(monkeypatch):
+    """The probe and report stages fork their workers so that these start with what the stage loaded."""
+    monkeypatch.setattr(io, "MARK", "set after import", raising=False)
+    with io.process_pool(1, fork=True) as pool:
+        mark, pid = pool.submit(_mark).result()
+    assert mark == "set after import" and pid != os.getpid()
+    with io.process_pool(1, fork=False) as pool:
+        assert pool.submit(_mark).result()[0] is None

@@ -130,9 +130,9 @@ def test_only_the_right_stages_rerun(repro):
     assert _would_run(repro, report__n_boot=200) == {"report"}
     assert _would_run(repro, finetune__epochs=2) == {"finetune_lejepa@0", "finetune_scratch@0"}
     assert _would_run(repro, model__width=32) == {"pretrain", "finetune_scratch@0"}
-    assert _would_run(repro, report__seeds=seeds + [7]) == augmented | {"probe_real", "report", "package"}
-    assert _would_run(repro, package__seed=seeds[-1]) == {"package"}
-    assert _would_run(repro, aug__arms=["dynamics", "ros"]) == {"probe_aug", "report", "package"}
+    assert _would_run(repro, report__seeds=seeds + [7]) == augmented | {"probe_real", "report"}
+    assert _would_run(repro, package__seed=seeds[-1]) == {"report"}
+    assert _would_run(repro, aug__arms=["dynamics", "ros"]) == {"probe_aug", "report"}
 
 
 @pytest.mark.slow
@@ -235,7 +235,8 @@ def test_dvc_sees_edits_to_real_data_and_reruns_exactly_the_readers(mimic_repo):
 @pytest.mark.slow
 def test_forked_probe_workers_give_the_stage_the_same_probes_as_one_process(repro):
     """The probe stage ran its jobs in forked single-threaded workers (--workers: the cores); the same
-    jobs in this one process, in turn, give the same weights and test probabilities to the bit."""
+    jobs in this one process, in turn, give the same weights and test probabilities to the bit. Two
+    forked workers, which take the predictor arm first, still yield the results in job order."""
     code = """
 import sys, torch
 from ecgwm.core import config
@@ -244,13 +245,15 @@ _, cfg = config.load("probe", "aug", "report")
 src = probe.Sources("data/embeddings.npy", "data/labels.parquet", "data/waveforms_qc.csv", "data/combos.parquet",
                     "data/world_model.pt", cfg["probe"], cfg["aug"])
 seed = cfg["report"].seeds[-1]
-for r in probe.run_jobs(src, [("dynamics", seed), ("smote", seed)], workers=1):
-    saved = torch.load(f"data/probe/aug/{r['arm']}/seed-{seed}/probe.pt", weights_only=True)["state_dict"]
-    same = all(torch.equal(saved[k], v) for k, v in r["state_dict"].items())
-    print(r["arm"], same, "torch._dynamo" in sys.modules)
+for workers in (1, 2):
+    for r in probe.run_jobs(src, [("smote", seed), ("dynamics", seed)], workers=workers, fork=workers > 1):
+        saved = torch.load(f"data/probe/aug/{r['arm']}/seed-{seed}/probe.pt", weights_only=True)["state_dict"]
+        same = all(torch.equal(saved[k], v) for k, v in r["state_dict"].items())
+        print(workers, r["arm"], same, "torch._dynamo" in sys.modules)
 """
     out = run(["python", "-c", code], repro).stdout.split()
-    assert out == ["dynamics", "True", "False", "smote", "True", "False"]
+    assert out == ["1", "smote", "True", "False", "1", "dynamics", "True", "False",
+                   "2", "smote", "True", "False", "2", "dynamics", "True", "False"]
 
 
 @pytest.mark.slow

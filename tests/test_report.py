@@ -1,5 +1,6 @@
-"""The report stage on small fixtures: Table 1's numbers against a direct computation, every row
-written (the oracle as "not applicable" on a real source), a missing method is an error naming it."""
+"""Table 1 (the report stage's half that runs beside the packaging) on small fixtures: its numbers
+against a direct computation, every row written (the oracle as "not applicable" on a real source), a
+missing method is an error naming it. The whole stage runs in the end-to-end pipeline tests."""
 
 import json
 import shutil
@@ -8,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, stage
+from helpers import REPO
 from sklearn.metrics import roc_auc_score
 
+from ecgwm.core import config
+from ecgwm.core.errors import EcgwmError
 from ecgwm.data.waveform_cache import QC_COLUMNS
 from ecgwm.report import table1
 
@@ -64,10 +67,11 @@ def _fixture(tmp_path, oracle=True):
     return y, test
 
 
-def _run(tmp_path, check=True):
-    return stage("report", tmp_path / "labels.parquet", tmp_path / "qc.csv", tmp_path / "names.json", tmp_path / "combos.parquet",
-                 tmp_path / "probe", tmp_path / "finetune", tmp_path / "oracle", tmp_path / "metrics",
-                 tmp_path / "plots", cwd=tmp_path, check=check)
+def _run(tmp_path) -> str:
+    seed, cfg = config.load("report", "aug", path=tmp_path / "params.yaml")
+    return table1.report(tmp_path / "labels.parquet", tmp_path / "qc.csv", tmp_path / "names.json",
+                         tmp_path / "combos.parquet", tmp_path / "probe", tmp_path / "finetune", tmp_path / "oracle",
+                         tmp_path / "metrics", tmp_path / "plots", cfg["report"], cfg["aug"], seed)
 
 
 def test_report_numbers_and_every_row(tmp_path):
@@ -118,9 +122,9 @@ def test_real_source_writes_table_1_with_the_oracle_not_applicable(tmp_path):
 def test_a_method_without_predictions_is_an_error_naming_it(tmp_path, missing):
     _fixture(tmp_path)
     shutil.rmtree(tmp_path / missing)
-    p = _run(tmp_path, check=False)
-    assert p.returncode == 1 and p.stderr.strip().splitlines()[-1].startswith("error: report:")
-    assert missing in p.stderr
+    with pytest.raises(EcgwmError, match="^report:") as e:
+        _run(tmp_path)
+    assert missing in str(e.value)
     assert not (tmp_path / "metrics").exists()
 
 
@@ -128,8 +132,9 @@ def test_predictions_on_other_records_are_an_error(tmp_path):
     _fixture(tmp_path)
     f = tmp_path / "probe/aug/ros/seed-0/test_preds.parquet"
     pd.read_parquet(f).iloc[:-3].to_parquet(f)
-    p = _run(tmp_path, check=False)
-    assert p.returncode == 1 and "ros/seed-0" in p.stderr and "no prediction for 3" in p.stderr
+    with pytest.raises(EcgwmError, match="no prediction for 3") as e:
+        _run(tmp_path)
+    assert "ros/seed-0" in str(e.value)
 
 
 def test_the_test_records_are_the_usable_ones_of_the_test_fold(tmp_path):

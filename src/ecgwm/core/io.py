@@ -146,6 +146,18 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def process_pool(workers: int, fork: bool, initializer: Callable[[], None] | None = None):
+    """A pool of worker processes. fork=True: on Linux they are forked from this process, so they
+    start at once with what it has loaded (a spawned worker imports everything again, 1-3 s); the
+    caller must not have run a torch op on several threads before (a forked child of a process that
+    ran an OpenMP region on several threads can hang). Otherwise, and on macOS and Windows, spawned."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    method = "fork" if fork and sys.platform == "linux" else "spawn"
+    return cf.ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=initializer)
+
+
 def os_error_line(e: OSError) -> str:
     """One line naming the path and what the OS said (a full disk, a read-only folder, ...)."""
     where = e.filename if e.filename is not None else "(no path)"

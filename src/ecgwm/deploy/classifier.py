@@ -114,7 +114,7 @@ def load(folder: str | Path) -> tuple[Classifier, dict]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise EcgwmError(f"{path}: package format {got!r}, but this ecgwm reads {FORMAT!r}; "
-                         "re-package it with this version (dvc repro -s package)")
+                         "re-package it with this version (dvc repro -s report)")
     model = Classifier(doc)
     model.encoder.load_state_dict(doc["encoder"])
     model.projector.load_state_dict(doc["projector"])

@@ -20,9 +20,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ecgwm.augment.arms import TITLES  # noqa: E402
+from ecgwm.core.config import AugConfig, ReportConfig  # noqa: E402
 from ecgwm.core.errors import EcgwmError  # noqa: E402
 from ecgwm.core.io import atomic_path, read_json, write_json  # noqa: E402
-from ecgwm.data.table import exact_combination  # noqa: E402
+from ecgwm.data.table import RecordTable, exact_combination  # noqa: E402
 from ecgwm.evaluate import metrics, stats  # noqa: E402
 from ecgwm.evaluate.predictions import output_folder, read_predictions  # noqa: E402
 
@@ -340,3 +341,18 @@ def write(res: Results, inp: Inputs, combos: pd.DataFrame, metrics_dir: Path, pl
     for name, save in outputs.items():
         with atomic_path(plots_dir / name) as tmp:
             save(tmp)
+
+
+def report(labels: Path, qc: Path, names: Path, combos: Path, probe_dir: Path, finetune_dir: Path, oracle_dir: Path,
+           metrics_dir: Path, plots_dir: Path, cfg: ReportConfig, aug: AugConfig, seed: int) -> str:
+    """Table 1 of the probe, fine-tuning and oracle outputs on the test records with a usable waveform:
+    writes every report output (`write`) and returns the table as markdown."""
+    table = RecordTable.load(labels, qc)
+    combo_table = pd.read_parquet(combos)
+    rows = table.rows("test")
+    inp = load_inputs(methods(aug.arms), probe_dir, finetune_dir, oracle_dir, table.codes, rows, cfg.seeds,
+                      cfg.finetune_seeds)
+    res = evaluate(inp, table.y[rows], table.frame["subject_id"].to_numpy()[rows], combo_table, aug.min_count,
+                   cfg.n_boot, seed, read_json(names))
+    write(res, inp, combo_table, metrics_dir, plots_dir)
+    return table1(res, inp)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -204,40 +205,49 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int, fork: bool = False) -> list[dict]:
-    """Every (arm, seed) job, results in job order. On CPU with workers > 1, the jobs run in worker
-    processes of one thread each: small probes use one core well and two poorly, and a job's result
-    then does not depend on how many workers there are. On CUDA, one process in turn.
+def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int, fork: bool = False) -> Iterator[dict]:
+    """Every (arm, seed) job; yields the results in job order, each as soon as it and the jobs before it
+    are done, so the caller writes them while later jobs still run. On CPU with workers > 1, the jobs
+    run in worker processes of one thread each: small probes use one core well and two poorly, and a
+    job's result then does not depend on how many workers there are. On CUDA, one process in turn.
+
+    The pool takes the predictor arms first: they also run the world model, so they are the longest
+    jobs, and the pool's tail, where one core waits for the other, holds short ones.
 
     fork=True (the probe stage, which calls this before any other torch work): on Linux the workers
     are forked from this process once it has loaded the sources, so they start at once (a spawned
-    worker re-imports torch and reloads everything, 2-3 s each). That is safe only in a process that
-    has run no torch op on several threads (a forked child of a process that ran an OpenMP region on
-    several threads can hang), hence opt-in; otherwise, and on macOS and Windows, spawn."""
-    import concurrent.futures as cf
-    import multiprocessing as mp
-    import sys
-
+    worker re-imports torch and reloads everything, 2-3 s each); `core.io.process_pool` says when
+    that is safe, hence opt-in."""
+    from ecgwm.core.io import process_pool
     from ecgwm.core.runtime import setup
 
     if not jobs:
-        return []
+        return
     on_cuda = setup(src.probe.device, bf16=False).device.type == "cuda"
     if on_cuda:
-        return [run_job(src, arm, seed) for arm, seed in tqdm(jobs, desc="probes", unit="probe")]
+        for arm, seed in tqdm(jobs, desc="probes", unit="probe"):
+            yield run_job(src, arm, seed)
+        return
     threads = torch.get_num_threads()
     _one_thread()  # a worker's arithmetic, so the result does not depend on the number of workers
     try:
         if workers <= 1:
-            return [run_job(src, arm, seed) for arm, seed in tqdm(jobs, desc="probes", unit="probe")]
-        method = "fork" if fork and sys.platform == "linux" else "spawn"
-        if method == "fork":
-            _load(src)  # once, here; the forked workers share it
-        with cf.ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context(method),
-                                    initializer=_one_thread) as pool:
-            futures = [pool.submit(run_job, src, arm, seed) for arm, seed in jobs]
-            for _ in tqdm(cf.as_completed(futures), total=len(futures), desc="probes", unit="probe"):
-                pass
-            return [f.result() for f in futures]
+            for arm, seed in tqdm(jobs, desc="probes", unit="probe"):
+                yield run_job(src, arm, seed)
+            return
+        if fork:
+            _load(src)  # once, here; forked workers share it
+        order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] not in arms.PREDICTOR_ARMS)  # stable
+        pool = process_pool(min(workers, len(jobs)), fork, initializer=_one_thread)
+        with tqdm(total=len(jobs), desc="probes", unit="probe") as bar:
+            futures = [None] * len(jobs)
+            try:
+                for i in order:
+                    futures[i] = pool.submit(run_job, src, *jobs[i])
+                    futures[i].add_done_callback(lambda _: bar.update())
+                for f in futures:
+                    yield f.result()
+            finally:  # a failed job, or a caller that stopped reading: no job waits to start
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
         torch.set_num_threads(threads)
