@@ -3,6 +3,7 @@ experiment workflow a user runs: only the right stages re-run and `dvc metrics d
 what it should. And the same pipeline on a real-format source (data.source=mimic)."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -149,10 +150,32 @@ def test_exp_run_w_aug_moves_only_the_augmented_rows(repro):
 
 
 @pytest.mark.slow
+def test_a_failing_table_1_fails_the_report_stage_and_leaves_the_package_as_it_was(repro):
+    """Table 1 runs in a forked process beside the packaging: its error is the stage's one-line error,
+    and the package, whose card is written last, is not replaced."""
+    params = _params(repro)
+    assert params["package"]["arm"] != "smote"  # the packaging itself has what it needs
+    cmd = yaml.safe_load((repro / "dvc.yaml").read_text())["stages"]["report"]["cmd"]
+    cmd = cmd.replace("${data.root}", params["data"]["root"]).split()
+    package = repro / "models/ecgwm-classifier"
+    before = {f.name: f.read_bytes() for f in package.iterdir()}
+    arm, aside = repro / "data/probe/aug/smote", repro.parent / "smote-aside"
+    shutil.move(arm, aside)
+    try:
+        p = run(cmd, repro, check=False)
+    finally:
+        shutil.move(aside, arm)
+    last = p.stderr.strip().splitlines()[-1]
+    assert p.returncode == 1 and last.startswith("error: report:") and "smote" in last, p.stderr[-2000:]
+    assert {f.name: f.read_bytes() for f in package.iterdir()} == before
+    assert [f.name for f in package.parent.iterdir() if ".tmp-" in f.name] == []
+
+
+@pytest.mark.slow
 def test_repro_is_deterministic(repro):
     """Re-running stages gives the same bytes (dvc.lock records every output's hash)."""
     before = (repro / "dvc.lock").read_text()
-    for stage in ("pairs", "pretrain", "augment", "probe_aug", "probe_real"):
+    for stage in ("pairs", "pretrain", "augment", "probe_aug", "probe_real", "report"):
         run(["dvc", "repro", "--force", "-s", stage], repro)
     assert (repro / "dvc.lock").read_text() == before
 

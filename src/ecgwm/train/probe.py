@@ -239,15 +239,16 @@ def run_jobs(src: Sources, jobs: list[tuple[str, int]], workers: int, fork: bool
             _load(src)  # once, here; forked workers share it
         order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] not in arms.PREDICTOR_ARMS)  # stable
         pool = process_pool(min(workers, len(jobs)), fork, initializer=_one_thread)
-        with tqdm(total=len(jobs), desc="probes", unit="probe") as bar:
-            futures = [None] * len(jobs)
-            try:
-                for i in order:
-                    futures[i] = pool.submit(run_job, src, *jobs[i])
-                    futures[i].add_done_callback(lambda _: bar.update())
+        futures = [None] * len(jobs)
+        try:
+            for i in order:  # the first submit starts the workers: before the bar's monitor thread
+                futures[i] = pool.submit(run_job, src, *jobs[i])
+            with tqdm(total=len(jobs), desc="probes", unit="probe") as bar:
+                for f in futures:
+                    f.add_done_callback(lambda _: bar.update())
                 for f in futures:
                     yield f.result()
-            finally:  # a failed job, or a caller that stopped reading: no job waits to start
-                pool.shutdown(wait=True, cancel_futures=True)
+        finally:  # a failed job, or a caller that stopped reading: no job waits to start
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         torch.set_num_threads(threads)
